@@ -1,0 +1,153 @@
+"""admin_access: how operators reach private nodes and the private control-plane endpoint.
+
+Trade-off: an identity-aware proxy authenticates and authorises every connection per person and
+logs it, with no inbound port on the network (zero trust); a bastion is one well-understood
+entry point, but a host to patch and a foothold if it falls; a VPN puts the operator's machine
+on the private network, which is simple to use but grants network-level, not per-service,
+access. kubeplan honours an explicit spec.security.adminAccess; on `auto` it picks what each
+provider does best: IAP TCP forwarding on GCP, Session Manager on AWS (the same idea: no open
+SSH), Azure Bastion on Azure, WireGuard on-prem where no identity-aware service is at hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
+from kubeplan.model import Scalar
+
+AUTO = {
+    "gcp": "identity-aware-proxy",
+    "aws": "identity-aware-proxy",
+    "azure": "bastion",
+    "onprem": "vpn",
+}
+AUTO_REASON = {
+    "gcp": "Identity-Aware Proxy TCP forwarding reaches private nodes and the control plane "
+           "with per-user IAM checks and audit logs, and no inbound port beyond Google's IAP "
+           "range",
+    "aws": "AWS Systems Manager Session Manager gives the same identity-aware access: IAM "
+           "decides per user, sessions are logged, and no SSH port is open anywhere",
+    "azure": "Azure Bastion is the managed entry point into a VNet: TLS from the portal or "
+             "native client, Microsoft Entra ID sign-in and no public IP on any node",
+    "onprem": "on-prem has no provider identity-aware proxy, so a WireGuard gateway at the site "
+              "edge is the smallest, auditable way in",
+}
+# Google's published source range of IAP TCP forwarding; firewalls admit only this for SSH/API.
+IAP_SOURCE_RANGE = "35.235.240.0/20"
+# WireGuard's conventional UDP listen port.
+WIREGUARD_PORT = 51820
+# (choice, provider) pairs with no listener of ours reachable from the internet: the provider's
+# proxy (or IAP in front of the GCP bastion) is the only way in.
+NOT_EXPOSED = {
+    ("identity-aware-proxy", "gcp"),
+    ("identity-aware-proxy", "aws"),
+    ("identity-aware-proxy", "azure"),
+    ("bastion", "gcp"),
+}
+# Postures whose audits require a recording of every administrative session.
+RECORDED_POSTURES = ("regulated",)
+
+COMPONENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "identity-aware-proxy": {
+        "gcp": ("Identity-Aware Proxy TCP forwarding (IAP tunnels to private nodes and the "
+                "private control-plane endpoint)",
+                "IAM role roles/iap.tunnelResourceAccessor granted per administrator group"),
+        "aws": ("AWS Systems Manager Session Manager (port forwarding to the private EKS "
+                "endpoint through an SSM-managed instance; no inbound SSH, no bastion)",
+                "SSM Agent with the AmazonSSMManagedInstanceCore policy"),
+        "azure": ("Microsoft Entra Private Access (Global Secure Access, per-app access to the "
+                  "private AKS API server)",
+                  "Microsoft Entra ID authentication with Azure RBAC for Kubernetes"),
+        "onprem": ("Pomerium (identity-aware access proxy for the Kubernetes API and SSH)",
+                   "OIDC identity provider (the corporate IdP or Keycloak)"),
+    },
+    "bastion": {
+        "gcp": ("terraform-google-modules bastion-host (hardened VM without public IP, itself "
+                "reached through Identity-Aware Proxy TCP forwarding, OS Login)",),
+        "aws": ("EC2 bastion host in a public subnet (SSH from an allow-list only, keys pushed "
+                "by EC2 Instance Connect)",),
+        "azure": ("Azure Bastion (Standard SKU, native client tunneling to the private AKS API)",),
+        "onprem": ("hardened jump host in a DMZ VLAN (OpenSSH with short-lived certificates)",),
+    },
+    "vpn": {
+        "gcp": ("WireGuard gateway VM (managed instance group of one, static external IP; GCP "
+                "has no managed client VPN)",),
+        "aws": ("AWS Client VPN endpoint (SAML federation, authorisation rules per group)",),
+        "azure": ("Azure VPN Gateway (point-to-site, Microsoft Entra ID authentication)",),
+        "onprem": ("WireGuard gateway at the site edge (one key pair per administrator)",),
+    },
+}
+AZURE_BASTION_RECORDED = ("Azure Bastion (Premium SKU: session recording, native client "
+                          "tunneling to the private AKS API)",)
+RECORDING = {
+    "gcp": "Cloud Audit Logs (IAP data access logs) retained for the audit period",
+    "aws": "Session Manager session logs to S3 and CloudWatch Logs",
+    "azure": "Microsoft Entra ID sign-in and audit logs in Log Analytics",
+    "onprem": "session logs shipped to the central log store",
+}
+
+
+class AdminAccess(Rule):
+    block = "admin_access"
+    title = "Administrative access"
+    choices = (
+        Choice("identity-aware-proxy", "Zero-trust access: each connection is authenticated "
+               "and authorised per person by an identity-aware proxy.",
+               "No inbound port on the network and a per-user audit trail; depends on the "
+               "provider's identity service, and on-prem means running a proxy (Pomerium) "
+               "yourself."),
+        Choice("bastion", "A jump host in the cluster's network is the one way in.",
+               "A single, familiar entry point; a host to patch and monitor, keys to manage, "
+               "and a foothold inside the network if it is compromised."),
+        Choice("vpn", "Operators join the private network through a VPN.",
+               "Any tool works once connected; access is network-wide rather than per service, "
+               "and client keys or certificates must be rotated and revoked."),
+    )
+
+    def decide(self, ctx: Context) -> Outcome:
+        asked: str = ctx.get("security.adminAccess")
+        provider = ctx.provider
+        posture: str = ctx.get("security.posture")
+        recorded = (" and spec.security.posture regulated records every session"
+                    if posture in RECORDED_POSTURES else "")
+        if asked != "auto":
+            return Outcome(asked, f"spec.security.adminAccess asks for {asked} on {provider}"
+                           f"{recorded}.", self.parameters(asked, ctx))
+        choice = AUTO[provider]
+        return Outcome(choice, f"spec.security.adminAccess is auto and spec.provider is "
+                       f"{provider}: {AUTO_REASON[provider]}{recorded}.",
+                       self.parameters(choice, ctx))
+
+    def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
+        provider = ctx.provider
+        params: dict[str, Scalar] = {
+            "exposedToInternet": (choice, provider) not in NOT_EXPOSED,
+            "sessionRecording": ctx.get("security.posture") in RECORDED_POSTURES,
+        }
+        if provider == "gcp" and choice in ("identity-aware-proxy", "bastion"):
+            params["adminSourceRange"] = IAP_SOURCE_RANGE
+        if choice == "vpn" and provider in ("gcp", "onprem"):
+            params["vpnPort"] = WIREGUARD_PORT
+        return params
+
+    def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        provider = ctx.provider
+        recorded = ctx.get("security.posture") in RECORDED_POSTURES
+        if choice == "bastion" and provider == "azure" and recorded:
+            base = AZURE_BASTION_RECORDED
+        else:
+            base = COMPONENTS[choice][provider]
+        return (*base, RECORDING[provider]) if recorded else base
+
+    def conflict(self, choice: str, ctx: Context) -> Conflict | None:
+        asked: str = ctx.get("security.adminAccess")
+        if asked not in ("auto", choice):
+            return Conflict(f"spec.security.adminAccess asks for {asked} but the override asks "
+                            f"for {choice}", ("spec", "security", "adminAccess"),
+                            "state the access path once: set spec.security.adminAccess and drop "
+                            "the override")
+        return None
+
+
+RULE = AdminAccess()

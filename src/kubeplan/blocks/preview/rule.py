@@ -1,0 +1,105 @@
+"""preview: a short-lived namespace per pull request, created and deleted by the GitOps tool.
+
+The trade-off: a preview environment lets reviewers click through a change before it merges,
+and catches deploy-time mistakes a unit test cannot; each open pull request costs cluster
+capacity, a wildcard DNS name and certificate, and test data that must never be production
+data. The GitOps controller owns the lifecycle, so a preview appears when a pull request opens
+and is pruned when it closes: Argo CD through an ApplicationSet pull-request generator, Flux
+through the Flux Operator's ResourceSet fed by a ResourceSetInputProvider that lists open pull
+requests.
+
+Where the code is hosted is read from spec.delivery.ci (GitHub Actions means GitHub, GitLab CI
+means GitLab); the spec has no separate field for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
+from kubeplan.model import Scalar
+
+NAMESPACE_PATTERN = "pr-{number}"
+# ApplicationSet pull-request generator kinds, by where the code is hosted.
+ARGO_GENERATOR = {"github-actions": "GitHub", "gitlab-ci": "GitLab merge requests"}
+# ResourceSetInputProvider spec.type values of the Flux Operator.
+FLUX_INPUT = {"github-actions": "GitHubPullRequest", "gitlab-ci": "GitLabMergeRequest"}
+
+
+def preview_domain(domain: str) -> str:
+    return f"preview.{domain}"
+
+
+class Preview(Rule):
+    block = "preview"
+    title = "Preview environments"
+    needs = ("gitops",)
+    choices = (
+        Choice("pull-request-namespaces",
+               "A namespace and hostname per open pull request, created and pruned by the "
+               "GitOps controller.",
+               "Reviewers see the change running before merge; each open pull request uses "
+               "cluster capacity, and previews need their own test data and a wildcard DNS "
+               "name and certificate."),
+        Choice("none", "No per-change environments; changes are reviewed in the shared "
+               "non-production environments.",
+               "Nothing extra to run or pay for; changes are first seen running after merge, "
+               "where they can collide with other changes."),
+    )
+
+    def decide(self, ctx: Context) -> Outcome:
+        wanted: bool = ctx.get("delivery.previewEnvironments")
+        if not wanted:
+            return Outcome("none", "spec.delivery.previewEnvironments is false, so changes are "
+                           "reviewed in the shared environments after merge.")
+        params = self.parameters("pull-request-namespaces", ctx)
+        tool = ("an Argo CD ApplicationSet pull-request generator"
+                if ctx.choice("gitops") == "argocd" else "a Flux Operator ResourceSet")
+        return Outcome(
+            "pull-request-namespaces",
+            "spec.delivery.previewEnvironments is true: "
+            f"{tool} (decision gitops) deploys every open pull request to its own namespace at "
+            f"{params['hostPattern']} under spec.domain, and removes it when the pull request "
+            "closes.", params)
+
+    def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
+        if choice == "none":
+            return {}
+        domain: str = ctx.get("domain")
+        params: dict[str, Scalar] = {
+            "hostPattern": f"pr-{{number}}.{preview_domain(domain)}",
+            "namespacePattern": NAMESPACE_PATTERN,
+        }
+        environments: list[str] = ctx.get("environments")
+        if len(environments) == 1:
+            params["warning"] = (
+                f"preview environments run in the only cluster, {environments[0]}, next to "
+                "production workloads; add a non-production environment to spec.environments "
+                "to keep them apart")
+        return params
+
+    def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        if choice == "none":
+            return ()
+        ci: str = ctx.get("delivery.ci")
+        domain = preview_domain(ctx.get("domain"))
+        if ctx.choice("gitops") == "argocd":
+            tool = f"Argo CD ApplicationSet with the pull-request generator ({ARGO_GENERATOR[ci]})"
+        else:
+            tool = (f"Flux Operator ResourceSet with a ResourceSetInputProvider of type "
+                    f"{FLUX_INPUT[ci]}")
+        return (tool,
+                f"wildcard DNS record *.{domain}",
+                f"cert-manager wildcard Certificate for *.{domain} (DNS-01)")
+
+    def conflict(self, choice: str, ctx: Context) -> Conflict | None:
+        wanted: bool = ctx.get("delivery.previewEnvironments")
+        if wanted != (choice == "pull-request-namespaces"):
+            return Conflict(
+                f"spec.delivery.previewEnvironments is {str(wanted).lower()}",
+                ("spec", "delivery", "previewEnvironments"),
+                "set spec.delivery.previewEnvironments instead of an override")
+        return None
+
+
+RULE = Preview()

@@ -1,0 +1,1 @@
+"""Validators for built trees (filled in as renderers land)."""

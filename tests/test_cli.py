@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kubeplan.cli import main
+from kubeplan.spec.load import parse_yaml
 
 from .conftest import EXAMPLES, example_files
 
@@ -58,7 +59,8 @@ def test_schema_validates_every_example(capsys: pytest.CaptureFixture[str]) -> N
     schema = json.loads(capsys.readouterr().out)
     validator = jsonschema.Draft202012Validator(schema)
     for example in example_files():
-        errors = list(validator.iter_errors(yaml.safe_load(example.read_text())))
+        data, _ = parse_yaml(example.read_text(), example.name)  # YAML 1.2 like editors
+        errors = list(validator.iter_errors(data))
         assert not errors, f"{example.name}: {errors[0].message}"
     # ... and rejects what the models reject.
     bad = yaml.safe_load((EXAMPLES / "shop.yaml").read_text())

@@ -3,6 +3,7 @@ SpecError (exit 2) with a located message, never another exception."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import yaml
@@ -108,19 +109,21 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> str:
-    doc = draw(valid_specs())
+    doc = copy.deepcopy(draw(valid_specs()))  # st.just() values are shared: never mutate them
     paths = _paths(doc)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths))
-        parent: Any = doc
-        for part in path[:-1]:
-            parent = parent[part]
         action = draw(st.sampled_from(["replace", "add-key", "delete"]))
-        try:
+        junk = draw(JUNK)
+        key = draw(st.text(min_size=1, max_size=12))
+        try:  # an earlier mutation may have removed or replaced part of this path
+            parent: Any = doc
+            for part in path[:-1]:
+                parent = parent[part]
             if action == "replace":
-                parent[path[-1]] = draw(JUNK)
+                parent[path[-1]] = junk
             elif action == "add-key" and isinstance(parent, dict):
-                parent[draw(st.text(min_size=1, max_size=12))] = draw(JUNK)
+                parent[key] = junk
             elif isinstance(parent, dict):
                 del parent[path[-1]]
         except (KeyError, IndexError, TypeError):

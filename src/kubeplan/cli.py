@@ -17,7 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from kubeplan import __version__, app
-from kubeplan.errors import EXIT_INTERNAL, KubeplanError, UsageError, exit_code_for
+from kubeplan.errors import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    KubeplanError,
+    UsageError,
+    exit_code_for,
+)
 from kubeplan.model import Plan
 from kubeplan.spec import json_schema
 
@@ -119,7 +126,37 @@ def explain(block: Annotated[str, typer.Argument(help="A block id, e.g. cdn.")],
     out.print("\n[bold]alternatives[/bold]")
     for alt in d.alternatives:
         out.print(f"  {alt.choice}: {alt.tradeoff}", highlight=False, markup=False)
+    _effects(the_plan, app.alternatives(app.load_spec(spec, example).loaded, block))
     out.print(f"\nto change it: set spec.overrides.{d.block} in platform.yaml", highlight=False, markup=False)
+
+
+def _effects(the_plan: Plan, outcomes: list[app.AlternativeOutcome]) -> None:
+    """Each alternative re-planned: monthly cost (rough, list prices) and availability."""
+    cost = the_plan.cost
+    out.print(f"\n[bold]effect of each alternative[/bold] (re-planned; rough monthly estimate at "
+              f"list prices, {cost.currency}; see docs/COST.md)")
+    now = cost.by("block")
+    for outcome in outcomes:
+        if outcome.plan is None:
+            out.print(f"  {outcome.choice}: not possible for this spec: {outcome.problem}",
+                      highlight=False, markup=False)
+            continue
+        other = outcome.plan.cost
+        then = other.by("block")
+        deltas = sorted(((b, then.get(b, 0.0) - now.get(b, 0.0)) for b in {*now, *then}),
+                        key=lambda kv: (-abs(kv[1]), kv[0]))
+        moved = ", ".join(f"{b} {v:+,.2f}" for b, v in deltas[:4] if abs(v) >= 0.01)
+        known = {(line.block, line.item) for line in cost.unpriced()}
+        unpriced = sorted({line.item for line in other.unpriced()
+                           if (line.block, line.item) not in known})
+        a, b = the_plan.availability.estimate, outcome.plan.availability.estimate
+        nodes = [sum(p.nodes + p.control_plane_nodes for p in c.node_pools) for c in (cost, other)]
+        out.print(f"  {outcome.choice}: {cost.total:,.2f} -> {other.total:,.2f} a month "
+                  f"({other.total - cost.total:+,.2f}); availability {a:.3f}% -> {b:.3f}%"
+                  + (f"; nodes {nodes[0]} -> {nodes[1]}" if nodes[0] != nodes[1] else "")
+                  + (f"\n      by block: {moved}" if moved else "")
+                  + (f"\n      plus, without a price: {'; '.join(unpriced)}" if unpriced else ""),
+                  highlight=False, markup=False)
 
 
 @cli.command()
@@ -155,6 +192,48 @@ def build(spec: SpecArg = None, example: ExampleOpt = None,
     out.print(f"built {the_plan.metadata.name} into {output}: {len(changes.added)} added, "
               f"{len(changes.changed)} changed, {len(changes.removed)} removed, "
               f"{len(changes.unchanged)} unchanged", highlight=False, markup=False)
+
+
+@cli.command("check")
+def check_cmd(folder: Annotated[Path, typer.Argument(help="A built (or edited) output folder.")]
+              = Path("platform"),
+              upstream: Annotated[Path | None, typer.Option(
+                  "--upstream", help="Upstream reference data (default: the pull cache).",
+                  show_default=False)] = None) -> None:
+    """Validate every artifact in a built tree against the real upstream interfaces."""
+    with err.status("checking") as status:
+        findings = app.check(folder, upstream, lambda name: status.update(f"checking: {name}"))
+    for finding in findings:
+        out.print(finding.render(), highlight=False, markup=False)
+    if findings:
+        out.print(f"{len(findings)} finding(s) in {folder}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    out.print(f"{folder}: no findings", highlight=False, markup=False)
+
+
+schemas = typer.Typer(help="The pinned upstream reference data `kubeplan check` validates "
+                           "against.", no_args_is_help=True)
+cli.add_typer(schemas, name="schemas")
+
+
+@schemas.command("pull")
+def schemas_pull(mirror: Annotated[str | None, typer.Option(
+                     "--mirror", help="Fetch <URL>/<path> from a copy of the upstream root "
+                                      "instead of GitHub.", show_default=False)] = None,
+                 dest: Annotated[Path | None, typer.Option(
+                     "--dest", help="Where to put the files (default: the cache kubeplan check "
+                                    "reads).", show_default=False)] = None) -> None:
+    """Download the pinned upstream files (CRDs, chart values and schemas), verify their
+    checksums, and keep them for offline use; files already present are not fetched again."""
+    from kubeplan.check.pull import pull
+    from kubeplan.check.upstream import cache_dir
+
+    target = dest or cache_dir()
+    with err.status("pulling upstream reference data") as status:
+        result = pull(target, mirror, lambda path: status.update(f"pulling {path}"))
+    out.print(f"{target}: {len(result.fetched)} fetched, {len(result.present)} already "
+              f"present, {len(result.skipped)} without a public source (use --mirror)",
+              highlight=False, markup=False)
 
 
 QUESTIONS: list[tuple[str, str, str]] = [
@@ -263,7 +342,8 @@ def _debug_log() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every KubeplanError becomes a message and its exit code; bugs go to a log."""
     try:
-        cli(args=argv, standalone_mode=False, prog_name="kubeplan")
+        # Without standalone mode, click returns (not raises) the code of a `typer.Exit`.
+        result = cli(args=argv, standalone_mode=False, prog_name="kubeplan")
     except KubeplanError as error:
         err.print(f"[red]error:[/red] {escape(error.render())}", highlight=False)
         code = exit_code_for(error)
@@ -272,22 +352,21 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         code = 130
+    except typer.TyperException as error:  # command-line usage errors (bad option, ...)
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        code = int(getattr(error, "exit_code", EXIT_USAGE))
     except Exception as error:  # a bug: keep the traceback out of the user's terminal
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            code = error.exit_code
-        else:
-            log = _debug_log()
-            logging.basicConfig(filename=log, level=logging.DEBUG)
-            logging.getLogger("kubeplan").error("internal error\n%s", traceback.format_exc())
-            err.print(f"[red]internal error:[/red] {escape(f'{type(error).__name__}: {error}')}\n"
-                      f"this is a bug in kubeplan; the details are in {escape(str(log))}",
-                      highlight=False)
-            code = EXIT_INTERNAL
+        log = _debug_log()
+        logging.basicConfig(filename=log, level=logging.DEBUG)
+        logging.getLogger("kubeplan").error("internal error\n%s", traceback.format_exc())
+        err.print(f"[red]internal error:[/red] {escape(f'{type(error).__name__}: {error}')}\n"
+                  f"this is a bug in kubeplan; the details are in {escape(str(log))}",
+                  highlight=False)
+        code = EXIT_INTERNAL
     else:
-        code = 0
+        code = result if isinstance(result, int) else 0
     if argv is None:
         sys.exit(code)
     return code

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplan.decide.availability import estimate
+from kubeplan.decide.cost import estimate_cost
 from kubeplan.decide.registry import Registry
 from kubeplan.decide.rules import Context, Rule
 from kubeplan.errors import Cause, DecisionConflict, Problem, SpecError
@@ -49,7 +50,15 @@ def _check_overrides(loaded: LoadedSpec, registry: Registry) -> None:
 def _decide_one(rule: Rule, data: dict[str, Any], name: str,
                 decisions: dict[str, Decision], loaded: LoadedSpec) -> Decision:
     ctx = Context(data, name, decisions)
-    outcome = rule.decide(ctx)
+    try:
+        outcome = rule.decide(ctx)
+    except SpecError as rejected:
+        # A rule may reject a combination of explicit fields itself; it knows the field paths,
+        # the engine knows where they sit in the user's file.
+        for problem in rejected.problems:
+            if problem.location is None:
+                problem.location = loaded.source.locate(problem.path)
+        raise
     if outcome.choice not in rule.choice_ids():
         raise ValueError(f"rule {rule.block} returned unknown choice {outcome.choice!r}")
     override = loaded.platform.spec.overrides.get(rule.block)
@@ -126,6 +135,7 @@ def make_plan(loaded: LoadedSpec, registry: Registry) -> Plan:
         decisions=tuple(decisions.values()),
         topology=topology,
         availability=availability,
+        cost=estimate_cost(decisions, topology, data, str(platform.spec.provider)),
         warnings=tuple(warnings),
         inputs=data,
     )

@@ -75,6 +75,16 @@ class SlaTerm(_Frozen):
     as_of: str
 
 
+class WhatIf(_Frozen):
+    """One change to the design and the figure it would give (the SLO docs list these)."""
+
+    change: str
+    figure: str  # "request path" or "deploy and scale"
+    before: float
+    after: float
+    note: str
+
+
 class AvailabilityEstimate(_Frozen):
     """Composed SLA of the request path for the production environment (percent)."""
 
@@ -85,6 +95,65 @@ class AvailabilityEstimate(_Frozen):
     parallel_count: int
     error_budget_minutes: float
     improvements: tuple[str, ...]
+    # Deploy and scale need the control plane, serving does not: a separate figure.
+    control_plane: SlaTerm | None = None
+    deploy_per_cluster: float | None = None
+    deploy_any_region: float | None = None
+    what_if: tuple[WhatIf, ...] = ()
+
+
+class CostLine(_Frozen):
+    """One priced (or unpriceable) item of the monthly estimate, attributed to a block."""
+
+    block: str
+    environment: str  # an environment name, or "shared" for what all environments use
+    item: str
+    quantity: float
+    unit: str
+    unit_price: float | None  # None: the price table has no row for it
+    monthly: float | None
+    source: str
+    as_of: str
+
+
+class NodePool(_Frozen):
+    """The worker capacity the estimate sizes for one cluster."""
+
+    cluster: str
+    environment: str
+    region: str
+    machine: str
+    vcpu_per_node: int
+    memory_gib_per_node: int
+    nodes: int
+    requested_vcpu: float
+    control_plane_nodes: int = 0  # self-managed clusters run their own
+
+
+class CostEstimate(_Frozen):
+    """A rough monthly estimate from a dated list-price table: a comparison aid, not a quote."""
+
+    currency: str
+    hours_per_month: int
+    prices_compiled: str
+    lines: tuple[CostLine, ...]
+    node_pools: tuple[NodePool, ...]
+    assumptions: tuple[str, ...]
+
+    @property
+    def total(self) -> float:
+        return round(sum(line.monthly or 0.0 for line in self.lines), 2)
+
+    def by(self, key: str) -> dict[str, float]:
+        """Priced monthly totals grouped by `block` or `environment`, in first-seen order."""
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            group = str(getattr(line, key))
+            totals[group] = round(totals.get(group, 0.0) + (line.monthly or 0.0), 2)
+        return totals
+
+    def unpriced(self) -> tuple[CostLine, ...]:
+        return tuple(line for line in self.lines if line.monthly is None)
 
 
 class Metadata(_Frozen):
@@ -104,6 +173,7 @@ class Plan(_Frozen):
     decisions: tuple[Decision, ...]
     topology: Topology
     availability: AvailabilityEstimate
+    cost: CostEstimate
     warnings: tuple[str, ...] = ()
     # The spec as validated (plain data), so renderers can read sizes without importing `spec`.
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -143,10 +213,14 @@ __all__ = [
     "Alternative",
     "AvailabilityEstimate",
     "Cluster",
+    "CostEstimate",
+    "CostLine",
     "Decision",
     "Metadata",
+    "NodePool",
     "Plan",
     "Scalar",
     "SlaTerm",
     "Topology",
+    "WhatIf",
 ]

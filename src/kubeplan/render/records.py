@@ -28,7 +28,8 @@ def render_record(plan: Plan, index: int, decision: Decision) -> str:
         "",
         "## Context",
         "",
-        "The inputs that drove this decision:",
+        "The constraints that mattered: the spec fields and earlier decisions this rule read, "
+        "with their values.",
         "",
     ]
     for path in decision.inputs:
@@ -42,12 +43,18 @@ def render_record(plan: Plan, index: int, decision: Decision) -> str:
         lines.append("")
     lines += ["## Alternatives", "", "| choice | trade-off |", "|---|---|"]
     lines += [f"| {a.choice} | {a.tradeoff} |" for a in decision.alternatives]
-    lines += ["", "## Consequences", "", decision.consequences, "",
-              "## How to change it", "",
+    lines += ["", "## Consequences", "", decision.consequences, ""]
+    share = plan.cost.by("block").get(decision.block)
+    if share:
+        lines += [f"Its share of the rough monthly estimate at list prices is {share:,.2f} "
+                  f"{plan.cost.currency} (see [COST.md](../COST.md)).", ""]
+    lines += ["## How to change it", "",
               f"Set `spec.overrides.{decision.block}` in `platform.yaml` to one of "
-              f"{', '.join(f'`{a.choice}`' for a in decision.alternatives)}, run "
-              "`kubeplan plan` to see the new rationale, then `kubeplan build --dry-run` to "
-              "review which files change before building.", ""]
+              f"{', '.join(f'`{a.choice}`' for a in decision.alternatives)}. "
+              f"`kubeplan explain {decision.block}` re-plans each alternative and shows what it "
+              "would do to the monthly cost and the availability estimate; `kubeplan plan` "
+              "shows the new rationale, then `kubeplan build --dry-run` lists which files "
+              "change before building.", ""]
     return "\n".join(lines)
 
 

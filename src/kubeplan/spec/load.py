@@ -20,6 +20,7 @@ from kubeplan.errors import Location, Path, Problem, SpecError
 from kubeplan.spec.models import RECEIVER_TYPES, RECEIVERS, Platform
 
 MAX_BYTES = 256 * 1024
+_CONSTRUCTOR = yaml.SafeLoader("")
 MAX_NODES = 20_000
 
 
@@ -102,8 +103,13 @@ class _Builder:
     def _scalar(node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return node  # rejected by the caller as a non-string key
-        loader = yaml.SafeLoader("")
-        return loader.construct_object(node)
+        # YAML 1.2 booleans: only true/false. PyYAML follows YAML 1.1, where `off`, `no` and
+        # `on` are booleans, so `mtls: off` would silently become False. Editors (and the
+        # yaml-language-server schema check) read such words as strings; so do we.
+        if node.tag == "tag:yaml.org,2002:bool" and node.style is None \
+                and node.value.lower() not in ("true", "false"):
+            return node.value
+        return _CONSTRUCTOR.construct_object(node)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:

@@ -189,7 +189,8 @@ class PlatformSpec(_Model):
     workloads: Workloads = Workloads()
     observability: Observability = Observability()
     delivery: Delivery = Delivery()
-    overrides: dict[Label, str] = Field(
+    # Keys are block ids (snake_case, e.g. service_mesh); unknown ones are reported by the engine.
+    overrides: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], str] = Field(
         default_factory=dict,
         description="Block id -> choice id; beats the decision (e.g. {cdn: none}).",
     )

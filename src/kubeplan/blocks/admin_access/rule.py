@@ -81,11 +81,17 @@ COMPONENTS: dict[str, dict[str, tuple[str, ...]]] = {
 AZURE_BASTION_RECORDED = ("Azure Bastion (Premium SKU: session recording, native client "
                           "tunneling to the private AKS API)",)
 RECORDING = {
-    "gcp": "Cloud Audit Logs (IAP data access logs) retained for the audit period",
-    "aws": "Session Manager session logs to S3 and CloudWatch Logs",
-    "azure": "Microsoft Entra ID sign-in and audit logs in Log Analytics",
-    "onprem": "session logs shipped to the central log store",
+    ("identity-aware-proxy", "gcp"): "Cloud Audit Logs (IAP data access logs) kept for the "
+                                     "audit period",
+    ("identity-aware-proxy", "aws"): "Session Manager session logs to S3 and CloudWatch Logs",
+    ("identity-aware-proxy", "azure"): "Microsoft Entra ID sign-in and Global Secure Access "
+                                       "traffic logs in Log Analytics",
+    ("identity-aware-proxy", "onprem"): "Pomerium authorization logs in the central log store",
+    ("bastion", "azure"): "Microsoft Entra ID sign-in and audit logs in Log Analytics",
 }
+# Bastions and VPNs elsewhere record on the host we run: the provider logs only connections.
+BASTION_RECORDING = "SSH session recording on the jump host (tlog) to the central log store"
+VPN_RECORDING = "VPN connection logs and Kubernetes API audit logs in the central log store"
 
 
 class AdminAccess(Rule):
@@ -109,7 +115,7 @@ class AdminAccess(Rule):
         asked: str = ctx.get("security.adminAccess")
         provider = ctx.provider
         posture: str = ctx.get("security.posture")
-        recorded = (" and spec.security.posture regulated records every session"
+        recorded = ("; spec.security.posture is regulated, so every session is recorded"
                     if posture in RECORDED_POSTURES else "")
         if asked != "auto":
             return Outcome(asked, f"spec.security.adminAccess asks for {asked} on {provider}"
@@ -134,11 +140,15 @@ class AdminAccess(Rule):
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider
         recorded = ctx.get("security.posture") in RECORDED_POSTURES
+        base: tuple[str, ...]
         if choice == "bastion" and provider == "azure" and recorded:
             base = AZURE_BASTION_RECORDED
         else:
             base = COMPONENTS[choice][provider]
-        return (*base, RECORDING[provider]) if recorded else base
+        if not recorded:
+            return base
+        fallback = BASTION_RECORDING if choice == "bastion" else VPN_RECORDING
+        return (*base, RECORDING.get((choice, provider), fallback))
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         asked: str = ctx.get("security.adminAccess")

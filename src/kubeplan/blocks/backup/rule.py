@@ -97,22 +97,30 @@ class Backup(Rule):
     def decide(self, ctx: Context) -> Outcome:
         cluster = ctx.choice("cluster")
         rpo: str = ctx.get("availability.rpo")
-        if cluster == "self-managed":
-            params = self.parameters("velero-etcd", ctx)
+        retention: str = ctx.get("observability.retention")
+        choice = "velero-etcd" if cluster == "self-managed" else "velero"
+        params = self.parameters(choice, ctx)
+        keep = (f"kept {format_duration(max(parse_duration(retention), MIN_TTL_SECONDS))} "
+                f"(spec.observability.retention {retention}, at least "
+                f"{MIN_TTL_SECONDS // DAY} days)")
+        if choice == "velero-etcd":
             return Outcome(
                 "velero-etcd",
-                "clusters are self-managed (decision cluster), so etcd is ours to back up: "
-                f"etcd snapshots run {params['etcdSnapshotSchedule']!r} next to Velero backups "
-                f"at {params['schedule']!r} for spec.availability.rpo {rpo}, kept "
-                f"{params['ttl']} (spec.observability.retention "
-                f"{ctx.get('observability.retention')}).", params)
-        params = self.parameters("velero", ctx)
+                f"{self._why_cluster(ctx)}, so etcd is ours to back up: etcd snapshots run at "
+                f"cron {params['etcdSnapshotSchedule']!r} next to Velero backups at cron "
+                f"{params['schedule']!r} for spec.availability.rpo {rpo}, {keep}.", params)
         return Outcome(
             "velero",
-            "clusters are managed (decision cluster), so the provider backs up etcd and Velero "
-            f"covers workloads: backups run {params['schedule']!r} for spec.availability.rpo "
-            f"{rpo} and are kept {params['ttl']} (spec.observability.retention "
-            f"{ctx.get('observability.retention')}).", params)
+            f"{self._why_cluster(ctx)}, so the provider backs up etcd and Velero covers the "
+            f"workloads: backups run at cron {params['schedule']!r} for spec.availability.rpo "
+            f"{rpo}, {keep}.", params)
+
+    def _why_cluster(self, ctx: Context) -> str:
+        decision = ctx.decision("cluster")
+        if decision.overridden:
+            return f"the clusters are {decision.choice} (spec.overrides.cluster)"
+        return (f"the clusters are {decision.choice} (spec.provider {ctx.provider}, "
+                f"spec.operations.kubernetes {ctx.peek('operations.kubernetes')})")
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         rpo = parse_duration(ctx.get("availability.rpo"))

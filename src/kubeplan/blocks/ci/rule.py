@@ -16,9 +16,9 @@ from __future__ import annotations
 from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
 
 FEDERATION = {
-    "gcp": "Workload Identity Federation on Google Cloud",
-    "aws": "an IAM OIDC identity provider and an assumable IAM role on AWS",
-    "azure": "a federated credential on a Microsoft Entra ID workload identity",
+    "gcp": "Google Cloud Workload Identity Federation",
+    "aws": "an AWS IAM OIDC identity provider and IAM role",
+    "azure": "a Microsoft Entra ID federated credential",
 }
 SITE = {
     "github-actions": "GitHub Actions with self-hosted runners in the cluster (Actions Runner "
@@ -28,6 +28,7 @@ SITE = {
 }
 NAME = {"github-actions": "GitHub Actions", "gitlab-ci": "GitLab CI"}
 TOKEN = {"github-actions": "OIDC federation", "gitlab-ci": "ID tokens (id_tokens)"}
+TOKEN_NAME = {"github-actions": "its OIDC token", "gitlab-ci": "its ID token"}
 PIPELINE = ("Pipeline: build, Trivy image scan, tests, push, cosign signing, then a commit to "
             "the GitOps repository")
 
@@ -49,12 +50,14 @@ class Ci(Rule):
     def decide(self, ctx: Context) -> Outcome:
         ci: str = ctx.get("delivery.ci")
         provider = ctx.provider
-        how = (f"{TOKEN[ci]} to {FEDERATION[provider]}, so no cloud key is stored in CI"
-               if provider in FEDERATION else
-               "runners inside the site push to Harbor with a robot account, as on-prem has no "
-               "cloud identity to federate with")
+        if provider in FEDERATION:
+            how = (f"trades {TOKEN_NAME[ci]} with {FEDERATION[provider]} (spec.provider "
+                   f"{provider}) for short-lived credentials, so no cloud key is stored in CI")
+        else:
+            how = ("on-prem (spec.provider) has no cloud identity to federate with, so runners "
+                   "run inside the site and push to Harbor with a robot account")
         return Outcome(ci, f"spec.delivery.ci is {ci}: {NAME[ci]} builds, scans, tests, pushes "
-                       f"and signs images, and authenticates with {how}.")
+                       f"and signs images, and {how}.")
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider

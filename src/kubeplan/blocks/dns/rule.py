@@ -32,7 +32,7 @@ SECOND_PROVIDER = ("Cloudflare DNS (second authoritative provider, listed beside
 EXTERNAL_DNS_PROVIDER = {"gcp": "google", "aws": "aws", "azure": "azure"}
 EXTERNAL_DNS_AUTH = {
     "gcp": "GKE Workload Identity Federation",
-    "aws": "IAM role for the service account (IRSA)",
+    "aws": "EKS IAM roles for service accounts",
     "azure": "Microsoft Entra Workload ID",
 }
 PRIMARY_NAME = {"gcp": "Cloud DNS", "aws": "Route 53", "azure": "Azure DNS", "onprem": "BIND 9"}
@@ -96,8 +96,8 @@ class Dns(Rule):
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider
-        primary = SELF_HOSTED if provider == "onprem" or choice == "self-hosted" \
-            else MANAGED[provider]
+        self_hosted = provider == "onprem" or choice == "self-hosted"
+        primary = SELF_HOSTED if self_hosted else MANAGED[provider]
         params = self.parameters(choice, ctx)
         updater = (f"external-dns ({params['externalDnsProvider']} provider"
                    + (f", {params['externalDnsAuth']})" if "externalDnsAuth" in params else ")"))

@@ -136,8 +136,13 @@ class LoadBalancer(Rule):
         provider = ctx.provider
         if choice == "self-hosted" or provider == "onprem":
             return {"tlsTermination": GATEWAY_TLS, "provisionedBy": METALLB_PROVISIONING}
-        return {"tlsTermination": TLS_TERMINATION[choice][provider],
-                "provisionedBy": PROVISIONED_BY[choice][provider]}
+        params: dict[str, Scalar] = {"tlsTermination": TLS_TERMINATION[choice][provider],
+                                     "provisionedBy": PROVISIONED_BY[choice][provider]}
+        if choice == "regional" and ctx.choice("topology") != "single-region":
+            params["warning"] = (
+                f"decisions.topology is {ctx.choice('topology')} but load_balancer is regional: "
+                "failover between regions waits on health-checked DNS records and their TTL")
+        return params
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         return COMPONENTS[choice].get(ctx.provider, ())
@@ -153,8 +158,9 @@ class LoadBalancer(Rule):
             return Conflict("on-prem has no provider regional load balancer",
                             ("spec", "provider"), "use load_balancer: self-hosted (MetalLB)")
         if choice == "self-hosted" and provider != "onprem":
-            return Conflict(f"MetalLB cannot announce addresses in a {provider} network (the "
-                            "provider's routers neither learn ARP nor peer BGP with nodes)",
+            return Conflict(f"MetalLB cannot announce addresses inside a cloud network "
+                            f"(spec.provider {provider}): the provider's routers neither learn "
+                            "ARP from nodes nor peer BGP with them",
                             ("spec", "provider"), "use load_balancer: regional or global")
         return None
 

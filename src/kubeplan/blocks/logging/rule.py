@@ -24,7 +24,7 @@ OBJECT_STORE = {
     "gcp": "Google Cloud Storage bucket",
     "aws": "Amazon S3 bucket",
     "azure": "Azure Blob Storage container",
-    "onprem": "Ceph RGW S3 bucket (Rook CephObjectStore)",
+    "onprem": "Ceph RGW S3 bucket on Rook",
 }
 # The Loki chart's deploymentMode value for read, write and backend targets.
 LOKI_DEPLOYMENT_MODE = "SimpleScalable"
@@ -73,7 +73,7 @@ class Logging(Rule):
             "loki",
             "spec.observability.logSearch is labels: logs are found by namespace, pod and app "
             "labels, which Loki indexes cheaply while keeping chunks in "
-            f"{OBJECT_STORE[ctx.provider]} for spec.observability.retention "
+            f"object storage ({OBJECT_STORE[ctx.provider]}) for spec.observability.retention "
             f"{ctx.get('observability.retention')}.",
             self.parameters("loki", ctx))
 

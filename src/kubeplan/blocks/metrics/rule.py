@@ -52,7 +52,7 @@ OBJECT_STORE = {
     "gcp": "Google Cloud Storage bucket",
     "aws": "Amazon S3 bucket",
     "azure": "Azure Blob Storage container",
-    "onprem": "Ceph RGW S3 bucket (Rook CephObjectStore)",
+    "onprem": "Ceph RGW S3 bucket on Rook",
 }
 
 
@@ -95,8 +95,9 @@ class Metrics(Rule):
             return Outcome(
                 "prometheus-thanos",
                 f"{' and '.join(why)}, so there are several clusters: Thanos sidecars ship each "
-                f"Prometheus's blocks to {OBJECT_STORE[ctx.provider]} and Thanos Query gives one "
-                f"view across them for spec.observability.retention "
+                "Prometheus's blocks to object storage "
+                f"({OBJECT_STORE[ctx.provider]}) and Thanos Query gives one view across them "
+                "for spec.observability.retention "
                 f"{ctx.get('observability.retention')}.",
                 self.parameters("prometheus-thanos", ctx))
         return Outcome(

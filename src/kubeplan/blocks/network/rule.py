@@ -119,7 +119,8 @@ class Network(Rule):
             f"spec.security.posture is {posture}: nodes stay private behind NAT egress, the "
             f"control-plane endpoint is {endpoint} and firewalls admit only the load balancer "
             "and the admin access path, so the attack surface is the load balancer alone "
-            f"(subnets planned for {len(ctx.get('regions'))} region(s) from spec.regions).",
+            "(non-overlapping subnets for each entry of spec.regions: "
+            f"{', '.join(ctx.get('regions'))}).",
             params)
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:

@@ -4,9 +4,10 @@ The trade-off: a preview environment lets reviewers click through a change befor
 and catches deploy-time mistakes a unit test cannot; each open pull request costs cluster
 capacity, a wildcard DNS name and certificate, and test data that must never be production
 data. The GitOps controller owns the lifecycle, so a preview appears when a pull request opens
-and is pruned when it closes: Argo CD through an ApplicationSet pull-request generator, Flux
-through the Flux Operator's ResourceSet fed by a ResourceSetInputProvider that lists open pull
-requests.
+and is pruned when it closes: Argo CD through an ApplicationSet pull-request generator; Flux,
+which has no pull-request generator of its own, through a pruning Kustomization over the
+requests the pipeline commits (one folder per open pull request, removed when it closes) to a
+branch of the platform repository.
 
 Where the code is hosted is read from spec.delivery.ci (GitHub Actions means GitHub, GitLab CI
 means GitLab); the spec has no separate field for it.
@@ -22,8 +23,9 @@ from kubeplan.model import Scalar
 NAMESPACE_PATTERN = "pr-{number}"
 # ApplicationSet pull-request generator kinds, by where the code is hosted.
 ARGO_GENERATOR = {"github-actions": "GitHub", "gitlab-ci": "GitLab merge requests"}
-# ResourceSetInputProvider spec.type values of the Flux Operator.
-FLUX_INPUT = {"github-actions": "GitHubPullRequest", "gitlab-ci": "GitLabMergeRequest"}
+# What opens and closes a Flux preview request, by where the code is hosted.
+FLUX_TRIGGER = {"github-actions": "GitHub Actions on pull request open, update and close",
+                "gitlab-ci": "GitLab CI merge request pipelines, with a stop job on close"}
 
 
 def preview_domain(domain: str) -> str:
@@ -53,12 +55,14 @@ class Preview(Rule):
             return Outcome("none", "spec.delivery.previewEnvironments is false, so changes are "
                            "reviewed in the shared environments after merge.")
         params = self.parameters("pull-request-namespaces", ctx)
-        tool = ("an Argo CD ApplicationSet pull-request generator"
-                if ctx.choice("gitops") == "argocd" else "a Flux Operator ResourceSet")
+        gitops = ctx.choice("gitops")
+        tool = ("an Argo CD ApplicationSet pull-request generator" if gitops == "argocd"
+                else "a pruning Flux Kustomization over the preview requests the pipeline "
+                "commits")
         return Outcome(
             "pull-request-namespaces",
-            "spec.delivery.previewEnvironments is true: "
-            f"{tool} (decision gitops) deploys every open pull request to its own namespace at "
+            f"spec.delivery.previewEnvironments is true and spec.delivery.gitops is {gitops}: "
+            f"{tool} deploys every open pull request to its own namespace, reachable at "
             f"{params['hostPattern']} under spec.domain, and removes it when the pull request "
             "closes.", params)
 
@@ -86,11 +90,11 @@ class Preview(Rule):
         if ctx.choice("gitops") == "argocd":
             tool = f"Argo CD ApplicationSet with the pull-request generator ({ARGO_GENERATOR[ci]})"
         else:
-            tool = (f"Flux Operator ResourceSet with a ResourceSetInputProvider of type "
-                    f"{FLUX_INPUT[ci]}")
+            tool = (f"Flux Kustomization (prune) over per-pull-request requests committed by "
+                    f"{FLUX_TRIGGER[ci]}")
         return (tool,
                 f"wildcard DNS record *.{domain}",
-                f"cert-manager wildcard Certificate for *.{domain} (DNS-01)")
+                f"cert-manager Certificate for *.{domain} (DNS-01)")
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         wanted: bool = ctx.get("delivery.previewEnvironments")

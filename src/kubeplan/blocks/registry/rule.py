@@ -31,7 +31,7 @@ OBJECT_STORE = {
     "gcp": "Google Cloud Storage bucket",
     "aws": "Amazon S3 bucket",
     "azure": "Azure Blob Storage container",
-    "onprem": "Ceph RGW S3 bucket (Rook CephObjectStore)",
+    "onprem": "Ceph RGW S3 bucket on Rook",
 }
 HARBOR = (
     "Harbor (Trivy scanning on push, project quotas, webhooks, immutable tag rules)",
@@ -83,10 +83,13 @@ class Registry(Rule):
                            "provider registry exists: Harbor stores images on Ceph RGW with Trivy "
                            "scanning and cosign signature enforcement.",
                            self.parameters("harbor", ctx))
+        params = self.parameters("provider", ctx)
+        copy = (f", with a copy in {params['replicateTo']} (spec.regions)"
+                if params["replicateTo"] else "")
         return Outcome("provider",
                        f"spec.delivery.registry is auto and spec.provider is {provider}: "
-                       f"{PROVIDER_NAME[provider]} scans on push and replicates without a "
-                       "registry to run.", self.parameters("provider", ctx))
+                       f"{PROVIDER_NAME[provider]} is run by the cloud and scans on push{copy}, "
+                       "so there is no registry to operate.", params)
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         regions: list[str] = ctx.get("regions")

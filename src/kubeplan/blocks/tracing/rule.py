@@ -35,7 +35,7 @@ OBJECT_STORE = {
     "gcp": "Google Cloud Storage bucket",
     "aws": "Amazon S3 bucket",
     "azure": "Azure Blob Storage container",
-    "onprem": "Ceph RGW S3 bucket (Rook CephObjectStore)",
+    "onprem": "Ceph RGW S3 bucket on Rook",
 }
 INSTRUMENTATION = (f"OpenTelemetry SDKs with head sampling ({SAMPLER}) exporting OTLP to the "
                    "OpenTelemetry Collector")
@@ -94,19 +94,27 @@ class Tracing(Rule):
             why = "spec.observability.tracing is enabled"
         rps: int = ctx.get("traffic.peakRps")
         ratio = sampling_ratio(rps)
-        keep = (f"head sampling keeps {ratio:g} of requests at spec.traffic.peakRps {rps} "
-                f"(about {TARGET_TRACES_PER_SECOND} traces/s at most)")
+        kept = round(ratio * rps)
+        keep = (f"at spec.traffic.peakRps {rps} head sampling keeps every request ({kept} "
+                "traces/s)" if ratio == 1.0 else
+                f"at spec.traffic.peakRps {rps} head sampling keeps a ratio of {ratio:g}, about "
+                f"{kept} traces/s against a target of {TARGET_TRACES_PER_SECOND}")
         if ctx.choice("logging") == "elasticsearch":
             return Outcome(
                 "jaeger",
-                f"{why}; logging runs Elasticsearch, so Jaeger stores spans there instead of a "
-                f"second backend; {keep}.",
+                f"{why}; logging runs Elasticsearch ({self._why_logging(ctx)}), so Jaeger "
+                f"stores spans there instead of in a second backend; {keep}.",
                 self.parameters("jaeger", ctx))
         return Outcome(
             "tempo",
-            f"{why}; Tempo keeps traces in {OBJECT_STORE[ctx.provider]} next to the Grafana "
-            f"that shows metrics and logs; {keep}.",
+            f"{why}; Tempo keeps traces in object storage ({OBJECT_STORE[ctx.provider]}) "
+            f"next to the Grafana that shows metrics and logs; {keep}.",
             self.parameters("tempo", ctx))
+
+    def _why_logging(self, ctx: Context) -> str:
+        if ctx.decision("logging").overridden:
+            return "spec.overrides.logging"
+        return f"spec.observability.logSearch is {ctx.peek('observability.logSearch')}"
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         if choice == "none":
@@ -117,7 +125,8 @@ class Tracing(Rule):
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         if choice == "tempo":
-            return (f"Grafana Tempo (distributed) storing traces in {OBJECT_STORE[ctx.provider]}",
+            return ("Grafana Tempo (distributed) with traces in object storage "
+                    f"({OBJECT_STORE[ctx.provider]})",
                     INSTRUMENTATION)
         if choice == "jaeger":
             if ctx.choice("logging") == "elasticsearch":

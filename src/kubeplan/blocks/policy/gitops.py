@@ -1,0 +1,163 @@
+"""policy in the cluster: the restricted Pod Security Standard everywhere (namespace labels come
+from the baseline), and, when the posture asks for it (`verifyImages`), only images from the
+platform registry signed by the platform's CI.
+
+Kyverno enforces both as ClusterPolicies; with Gatekeeper or plain Pod Security Admission the
+signatures are Sigstore policy-controller's (ClusterImagePolicy). Gatekeeper itself has no
+pinned chart or CRDs in kubeplan's upstream data, so only its signature half is rendered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeplan.model import Cluster, Plan
+from kubeplan.render import naming
+from kubeplan.render.gitops.addon import Addon
+from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL
+from kubeplan.render.gitops.objects import MANAGED_BY, TIER_APPS, TIER_LABEL, obj
+
+KYVERNO = "kyverno"
+POLICY_CONTROLLER = "policy-controller"
+# OIDC issuers of the CI systems whose keyless Cosign signatures are trusted.
+CI_ISSUER = {"github-actions": "https://token.actions.githubusercontent.com",
+             "gitlab-ci": "https://gitlab.com"}
+CI_HOST = {"github-actions": "https://github.com", "gitlab-ci": "https://gitlab.com"}
+REKOR = "https://rekor.sigstore.dev"
+# Namespaces the distribution owns; Kyverno never blocks them.
+SYSTEM = ["kube-system", "kube-public", "kube-node-lease"]
+
+
+def platform_registry(plan: Plan) -> str:
+    """An image-reference pattern for the platform's registry in its regions."""
+    regions = list(plan.inputs.get("regions") or []) or [c.region for c in
+                                                          plan.topology.clusters]
+    provider = plan.metadata.provider
+    if plan.choice("registry") == "harbor":
+        return f"registry-*.{plan.metadata.domain}/*"
+    if provider == "gcp":
+        return "*-docker.pkg.dev/*" if len(regions) > 1 else f"{regions[0]}-docker.pkg.dev/*"
+    if provider == "aws":
+        return "*.dkr.ecr.*.amazonaws.com/*"
+    return "*.azurecr.io/*"
+
+
+def _identity(plan: Plan) -> tuple[str, str]:
+    ci = str((plan.inputs.get("delivery") or {}).get("ci", "github-actions"))
+    org = plan.metadata.name
+    return CI_ISSUER[ci], f"^{CI_HOST[ci]}/{org}/.+$"
+
+
+def _apps_only() -> dict[str, Any]:
+    return {"any": [{"resources": {"kinds": ["Pod"], "namespaceSelector": {
+        "matchLabels": {TIER_LABEL: TIER_APPS}}}}]}
+
+
+def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
+    policies = [obj("kyverno.io/v1", "ClusterPolicy", "pod-security-restricted",
+                    labels=MANAGED_BY,
+                    annotations={"policies.kyverno.io/title": "Restricted Pod Security Standard",
+                                 "policies.kyverno.io/description":
+                                     "Every pod meets the restricted profile, except in the "
+                                     "namespaces whose add-ons document an exception."},
+                    spec={
+                        "validationFailureAction": "Enforce", "background": True,
+                        "rules": [{
+                            "name": "restricted",
+                            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                            "exclude": {"any": [{"resources": {
+                                "namespaces": sorted({*SYSTEM, *exempt})}}]},
+                            "validate": {"podSecurity": {"level": "restricted",
+                                                         "version": "latest"}}}]})]
+    if plan.decision("policy").parameters.get("verifyImages"):
+        issuer, subject = _identity(plan)
+        registry = platform_registry(plan)
+        policies += [
+            obj("kyverno.io/v1", "ClusterPolicy", "platform-registry-only", labels=MANAGED_BY,
+                annotations={"policies.kyverno.io/title": "Images from the platform registry"},
+                spec={"validationFailureAction": "Enforce", "background": True, "rules": [{
+                    "name": "platform-registry", "match": _apps_only(),
+                    "validate": {
+                        "message": f"application images must come from {registry}",
+                        "foreach": [{"list": "request.object.spec.[ephemeralContainers, "
+                                             "initContainers, containers][]",
+                                     "deny": {"conditions": {"any": [{
+                                         "key": "{{ element.image }}",
+                                         "operator": "AnyNotIn",
+                                         "value": [registry]}]}}}]}}]}),
+            obj("kyverno.io/v1", "ClusterPolicy", "verify-image-signatures", labels=MANAGED_BY,
+                annotations={"policies.kyverno.io/title": "Signed by the platform's CI"},
+                spec={"validationFailureAction": "Enforce", "background": False,
+                      "webhookTimeoutSeconds": 15, "rules": [{
+                          "name": "keyless-ci-signature", "match": _apps_only(),
+                          "verifyImages": [{
+                              "imageReferences": [registry], "mutateDigest": True,
+                              "verifyDigest": True, "required": True,
+                              "attestors": [{"entries": [{"keyless": {
+                                  "issuer": issuer, "subjectRegExp": subject,
+                                  "rekor": {"url": REKOR}}}]}]}]}]}),
+        ]
+    return policies
+
+
+def _kyverno(plan: Plan, cluster: Cluster, exempt: list[str]) -> Addon:
+    production = cluster.environment == plan.topology.production
+    # Three admission replicas in production: the webhook is on every API write's path.
+    admission = 3 if production else 1
+    values: dict[str, Any] = {
+        "admissionController": {"replicas": admission, "priorityClassName": PRIORITY_CRITICAL},
+        "backgroundController": {"replicas": 2 if production else 1},
+        "cleanupController": {"replicas": 2 if production else 1},
+        "reportsController": {"replicas": 2 if production else 1},
+    }
+    return Addon(name=KYVERNO, namespace=KYVERNO, phase="core", chart=KYVERNO, values=values,
+                 objects=tuple(_kyverno_policies(plan, exempt)))
+
+
+def _policy_controller(plan: Plan) -> Addon:
+    issuer, subject = _identity(plan)
+    registry = platform_registry(plan)
+    policy = obj("policy.sigstore.dev/v1beta1", "ClusterImagePolicy", "platform-ci-signatures",
+                 labels=MANAGED_BY, spec={
+                     "images": [{"glob": registry}],
+                     "authorities": [{"keyless": {"url": "https://fulcio.sigstore.dev",
+                                                  "identities": [{"issuer": issuer,
+                                                                  "subjectRegExp": subject}]},
+                                      "ctlog": {"url": REKOR}}]})
+    return Addon(name=POLICY_CONTROLLER, namespace="cosign-system", phase="core",
+                 chart=POLICY_CONTROLLER, values={"webhook": {"replicaCount": 2}},
+                 objects=(policy,))
+
+
+def exempt_namespaces(plan: Plan) -> list[str]:
+    """Namespaces the restricted check skips: those of add-ons with a documented exception.
+
+    Blocks cannot see each other's add-ons, so the known exceptions are derived from the
+    decisions that bring privileged node agents.
+    """
+    out = []
+    if plan.choice("service_mesh") == "istio":
+        out.append("istio-system")
+    if plan.choice("storage") == "rook-ceph":
+        out.append("rook-ceph")
+    if plan.choice("load_balancer") == "self-hosted":
+        out.append("metallb-system")
+    if plan.choice("cluster") == "self-managed":
+        out += ["kured", "etcd-backup"]
+    if plan.choice("logging") == "loki":
+        out.append(naming.WORKLOADS["loki"].namespace)
+    if plan.choice("logging") == "elasticsearch":
+        out.append(naming.WORKLOADS["loki"].namespace)
+    if plan.choice("backup") in ("velero", "velero-etcd"):
+        out.append(naming.WORKLOADS["velero"].namespace)
+    out.append(naming.WORKLOADS["thanos"].namespace)  # node-exporter reads the host
+    return sorted(set(out))
+
+
+def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
+    choice = plan.choice("policy")
+    if choice == "kyverno":
+        return [_kyverno(plan, cluster, exempt_namespaces(plan))]
+    if plan.decision("policy").parameters.get("verifyImages"):
+        return [_policy_controller(plan)]
+    return []

@@ -1,0 +1,78 @@
+"""registry -> Terraform `registry` layer, when the registry is the provider's.
+
+Every environment has its own registry (environments share nothing); a release is promoted by
+copying its signed digest into the next environment's registry. Tags are immutable, images are
+scanned on push and encrypted with a customer-managed key, untagged images expire, and a
+multi-region environment keeps a copy in its second region: a second Artifact Registry
+repository (Artifact Registry does not replicate one repository across regions), ECR
+cross-region replication, or ACR geo-replication. Harbor (registry: harbor) is in-cluster and
+rendered by the GitOps tree.
+"""
+
+from __future__ import annotations
+
+from kubeplan.blocks.registry import terraform_aws, terraform_azure
+from kubeplan.render import naming
+from kubeplan.render.terraform import gcp
+from kubeplan.render.terraform.hcl import Block, Value, block, template, var
+from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv, slug
+
+LAYER = "registry"
+FILE = "registry"
+# Untagged images (superseded builds) are deleted after this many days.
+UNTAGGED_DAYS = 14
+
+
+def regions(env: TerraformEnv) -> list[str]:
+    """Where the environment keeps images: its primary region, plus the second one if any."""
+    second = str(env.param("registry", "replicateTo", ""))
+    out = [env.primary_region]
+    if second and second in env.regions and second != env.primary_region:
+        out.append(second)
+    return out
+
+
+def contribute(env: TerraformEnv) -> list[Contribution]:
+    if env.choice("registry") == "harbor":
+        hosts = ", ".join(sorted({naming.harbor_database_host(env.plan, c.region)
+                                  for c in env.clusters}))
+        return [Contribution(LAYER, FILE, notes=(
+            f"Harbor's PostgreSQL ({hosts} in {env.environment}: TLS with a certificate for "
+            "that name, user `harbor`, database `registry`, its password in the secret store "
+            f"entry `{env.prefix}-harbor-database-password`) is not rendered: provision it "
+            "(a managed PostgreSQL in the cloud, the site's PostgreSQL on-prem) before the "
+            "GitOps sync.",))]
+    if env.provider == "onprem" or env.choice("registry") != "provider":
+        return []
+    if env.provider == "gcp":
+        return [_gcp(env)]
+    if env.provider == "aws":
+        return [terraform_aws.contribute(env, regions(env))]
+    return [terraform_azure.contribute(env, regions(env))]
+
+
+def _gcp(env: TerraformEnv) -> Contribution:
+    blocks: list[Block] = []
+    urls: dict[str, Value] = {}
+    for region in regions(env):
+        blocks += gcp.crypto_key(env, LAYER, "images", region, agents=("artifactregistry",))
+        name = f"images_{slug(region)}"
+        blocks.append(block(
+            "resource", "google_artifact_registry_repository", name,
+            project=var("project_id"), location=region, repository_id=env.prefix,
+            description=f"Container images of {env.name} {env.environment}",
+            format="DOCKER", kms_key_name=gcp.key_ref("images", region), labels=env.labels,
+            docker_config=block("docker_config", immutable_tags=True),
+            cleanup_policies=[
+                block("cleanup_policies", id="delete-untagged", action="DELETE",
+                      condition=block("condition", tag_state="UNTAGGED",
+                                      older_than=f"{UNTAGGED_DAYS * 86400}s")),
+            ],
+            depends_on=[gcp.grant_ref("images", region, "artifactregistry")]))
+        urls[region] = template(f"{region}-docker.pkg.dev/", var("project_id"), f"/{env.prefix}")
+    return Contribution(
+        LAYER, FILE, tuple(blocks),
+        outputs=(Output("registry_urls", urls, "Docker repository URL per region."),),
+        gitops={f"registry.url.{region}": url for region, url in urls.items()},
+        gcp_apis=frozenset({"artifactregistry.googleapis.com", "containerscanning.googleapis.com",
+                            "cloudkms.googleapis.com"}))

@@ -1,0 +1,389 @@
+"""Delivery target: the pipelines that take one commit from build to a preview URL to production.
+
+Output (see `blocks/_delivery.py`, which composes the blocks' contributions):
+
+- `delivery/app-template/`: the application pipeline, ready to copy into a service repository;
+- `delivery/example-service/`: one service (Go, Dockerfile, Kubernetes manifests) wired to it;
+- `delivery/releases/<environment>/`: what each environment runs; promotions edit these files;
+- the platform pipeline of the generated repository itself (`.github/workflows/platform.yml` or
+  `.gitlab-ci.yml`).
+
+Contribution interface (the blocks never import each other; the composer passes data along):
+
+- `blocks/registry/delivery.py`: `access(plan) -> RegistryAccess`, how a pipeline logs in to the
+  platform registry and which CI settings that needs;
+- `blocks/preview/delivery.py`: `preview(plan) -> PreviewDelivery | None`, how pull requests
+  are tagged, where their previews answer and (Flux) the preview request the pipeline commits;
+- `blocks/ci/delivery.py`: `files(plan, inputs: DeliveryInputs) -> dict[path, text]`, the
+  pipelines for the plan's CI built from those two.
+
+Facts shared with other targets live here as data: the stages and their order
+(`pipeline_stages`, for the runbook), the repositories (`repositories`), the CI settings the
+pipelines read (`RegistryAccess.settings`, `platform_settings`) and what the pipeline assumes of
+the registry (`registry_contract`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubeplan import __version__
+from kubeplan.model import Cluster, Plan
+from kubeplan.render import naming
+from kubeplan.render.gitops import flux
+from kubeplan.render.gitops.objects import addon_dir
+from kubeplan.render.naming import TERRAFORM_LAYERS
+
+# The example service every pipeline is demonstrated with, and its listening port.
+SERVICE = "example-service"
+SERVICE_PORT = 8080
+DEFAULT_BRANCH = naming.GITOPS_BRANCH
+# Application teams deploy into the namespace the GitOps baseline prepares for them.
+APP_NAMESPACE = naming.APP_NAMESPACE
+
+# Where the delivery files sit in the generated repository.
+ROOT = "delivery"
+TEMPLATE_DIR = f"{ROOT}/app-template"
+EXAMPLE_DIR = f"{ROOT}/example-service"
+RELEASES_DIR = f"{ROOT}/releases"
+
+# The Trivy gate: fail on these severities when a fix exists. Both are pipeline inputs (GitHub)
+# or variables (GitLab), so a team can tighten or relax them per service.
+SCAN_SEVERITY = "HIGH,CRITICAL"
+SCAN_IGNORE_UNFIXED = True
+
+# Image tags: immutable and unique per build, so registries can enforce tag immutability and
+# lifecycle rules can expire previews by prefix.
+RELEASE_TAG = "<commit sha>"
+PREVIEW_TAG_PREFIX = "pr-"
+
+# The platform Gateway that application HTTPRoutes attach to (rendered by the GitOps target) and
+# the GitOps controllers' namespaces.
+GATEWAY_NAME = "platform"
+GATEWAY_NAMESPACE = "gateway"
+ARGOCD_NAMESPACE = "argocd"
+FLUX_NAMESPACE = "flux-system"
+# The Flux source of this repository, as the GitOps target's `flux/sync.yaml` names it.
+FLUX_PLATFORM_SOURCE = flux.ROOT
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+# The registry address is an output of the registry's Terraform layer (or Harbor's hostname):
+# CI reads it as a variable, and the GitOps tree has it substituted under this name.
+REGISTRY_VARIABLE = "REGISTRY_URL"
+
+# Flux previews: the pipeline commits one request per open pull request to this branch of the
+# platform repository, never to the default branch, so its credential cannot change what the
+# clusters run outside the previews and the default branch keeps its review rules. The request
+# is the template below with these variables substituted (yq envsubst).
+PREVIEW_BRANCH = "previews"
+PREVIEW_TEMPLATE = f"{ROOT}/previews/request.yaml"
+PREVIEW_VARIABLES = ("SERVICE", "PR_NUMBER", "HEAD_SHA", "IMAGE_TAG", REGISTRY_VARIABLE)
+# The add-on of the preview cluster that reconciles the requests (its folder holds them).
+PREVIEWS_ADDON = "previews"
+
+# What `kubeplan check` calls besides Python: Debian packages (promtool, amtool,
+# named-checkzone) and checkov, in a virtualenv of its own (it pins old dependencies), at the
+# version kubeplan's own tests run.
+CHECK_APT_PACKAGES = ("prometheus", "prometheus-alertmanager", "bind9-utils")
+CHECKOV_VERSION = "3.3.30"
+
+
+def check_script(venv: str, sudo: bool) -> list[str]:
+    """Shell lines that install kubeplan with its checkers, fetch the upstream data and check
+    the repository (the platform pipeline's first job)."""
+    apt = "sudo apt-get" if sudo else "apt-get"
+    return [
+        f"{apt} update -qq",
+        f"{apt} install -y -qq --no-install-recommends {' '.join(CHECK_APT_PACKAGES)}",
+        f'python -m venv "{venv}"',
+        f'"{venv}/bin/pip" install --quiet "checkov=={CHECKOV_VERSION}"',
+        f'export KUBEPLAN_CHECKOV="{venv}/bin/checkov"',
+        f'pip install --quiet "kubeplan=={__version__}"',
+        "kubeplan schemas pull",
+        "kubeplan check .",
+    ]
+
+
+# Where the CI's cloud identities come from: the OIDC trust (workload identity pool and
+# provider, IAM OIDC provider and roles, Entra ID federated credentials) is set up once, before
+# any pipeline can run, and its identifiers are stored as CI variables.
+CI_IDENTITY_SOURCE = ("the CI's OIDC trust in the cloud, set up once per repository (not "
+                      "rendered by kubeplan)")
+
+# Cloud audiences of the CI's OIDC tokens.
+AWS_AUDIENCE = "sts.amazonaws.com"
+AZURE_AUDIENCE = "api://AzureADTokenExchange"
+SIGSTORE_AUDIENCE = "sigstore"
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """Where the code lives. The platform repository is the GitOps repository the GitOps target
+    reconciles from (`naming.gitops_repository`); each service has a repository of its own name
+    next to it, under the same organisation (GitHub) or group (GitLab)."""
+
+    host: str
+    owner: str
+    platform_url: str
+
+    @property
+    def platform_path(self) -> str:
+        """`owner/name` of the platform repository (GitHub repository, GitLab project path)."""
+        return self.platform_url.split("://", 1)[-1].split("/", 1)[1].removesuffix(".git")
+
+    @property
+    def platform_name(self) -> str:
+        return self.platform_path.rsplit("/", 1)[-1]
+
+    def service_url(self, service: str) -> str:
+        return f"https://{self.host}/{self.owner}/{service}.git"
+
+    def service_path(self, service: str) -> str:
+        return f"{self.owner}/{service}"
+
+
+def repositories(plan: Plan) -> Repositories:
+    url = naming.gitops_repository(plan)
+    host, owner = url.split("://", 1)[-1].split("/")[:2]
+    return Repositories(host, owner, url)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value the pipeline reads from the CI: a plain variable or a secret in the CI's store.
+
+    `scope` is `repository` or `environment` (GitHub environment / GitLab environment-scoped
+    variable); `source` says where the value comes from (a Terraform output, a console step).
+    """
+
+    name: str
+    kind: str  # variable | secret
+    scope: str
+    description: str
+    source: str
+    only: str = ""  # a CI choice when the setting concerns one CI only
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """How pipelines reach the platform registry (from the registry block).
+
+    `github_login` are workflow steps that leave push credentials for the Docker CLI and
+    BuildKit; `gitlab_auth` are shell lines that prepare the cosign container's credentials,
+    with `gitlab_id_tokens` it needs and `gitlab_keychain` telling cosign to use the cloud
+    keychains (Google ADC, ECR helper) instead of the Docker config alone.
+    """
+
+    kind: str  # artifact-registry | ecr | acr | harbor
+    title: str
+    settings: tuple[Setting, ...]
+    github_login: tuple[Mapping[str, Any], ...]
+    github_secrets: tuple[str, ...]
+    gitlab_id_tokens: Mapping[str, Any]
+    gitlab_auth: tuple[str, ...]
+    # (user, password) variables written to the Docker config, where the registry takes them.
+    gitlab_basic_auth: tuple[str, str] | None
+    gitlab_keychain: bool
+    replica: str  # region of a second copy the pipeline pushes ("" when the registry replicates)
+    contract: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreviewDelivery:
+    """How a pull request becomes a preview (from the preview block)."""
+
+    host_pattern: str  # with `{number}`
+    namespace_pattern: str
+    environment: str  # the environment whose cluster hosts the previews
+    engine: str  # argocd | flux
+    # Flux only: the objects of one request, with `${PREVIEW_VARIABLES}` to substitute, and the
+    # folder of PREVIEW_BRANCH the preview cluster reconciles (one `pr-<number>/` per request).
+    request: tuple[Mapping[str, Any], ...] = ()
+    requests_dir: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryInputs:
+    registry: RegistryAccess
+    preview: PreviewDelivery | None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the way from a commit to production, in order."""
+
+    key: str
+    title: str
+    what: str
+    where: str
+    gate: str = ""
+
+
+def promotion_order(plan: Plan) -> tuple[str, ...]:
+    """Environments in promotion order: the spec's order, production last."""
+    prod = plan.topology.production
+    others = tuple(e for e in plan.metadata.environments if e != prod)
+    return (*others, prod)
+
+
+def preview_environment(plan: Plan) -> str:
+    """Previews run in the first non-production environment (the only one if there is one)."""
+    return promotion_order(plan)[0]
+
+
+def preview_cluster(plan: Plan) -> Cluster:
+    return plan.topology.clusters_in(preview_environment(plan))[0]
+
+
+def preview_requests_dir(plan: Plan) -> str:
+    """Where, on PREVIEW_BRANCH, the preview cluster's Flux finds the open requests."""
+    return f"{addon_dir(preview_cluster(plan), PREVIEWS_ADDON)}/requests"
+
+
+def pipeline_stages(plan: Plan) -> tuple[Stage, ...]:
+    """The stages one commit goes through, for the runbook: build, checks, publish, preview,
+    promotions. Reads only the plan, so the docs and the pipelines cannot drift apart."""
+    github = plan.choice("ci") == "github-actions"
+    template = (f"{TEMPLATE_DIR}/.github/workflows/kubeplan-container.yml" if github
+                else f"{TEMPLATE_DIR}/ci/container.gitlab-ci.yml")
+    promote = (f"{TEMPLATE_DIR}/.github/workflows/kubeplan-promote.yml" if github
+               else f"{TEMPLATE_DIR}/ci/promote.gitlab-ci.yml")
+    registry = plan.choice("registry")
+    stages = [
+        Stage("test", "Tests", "the Dockerfile's `test` target runs the unit tests with "
+              "BuildKit, sharing the build cache", template),
+        Stage("build", "Build", "BuildKit builds the image once, with a cache, tagged with the "
+              "commit SHA (previews: pr-<number>-<sha>)", template),
+        Stage("scan", "Scan", f"Trivy fails the pipeline on fixable {SCAN_SEVERITY} "
+              "vulnerabilities (threshold configurable); Syft writes an SPDX SBOM", template),
+        Stage("publish", "Publish", f"the scanned image is pushed to the platform registry "
+              f"({'Harbor' if registry == 'harbor' else 'the provider registry'}) with "
+              "short-lived credentials", template),
+        Stage("sign", "Sign", "cosign signs the image keylessly and attaches the SBOM as an "
+              "attestation; the cluster admits only signed images from the platform registry",
+              template),
+    ]
+    if plan.choice("preview") == "pull-request-namespaces":
+        host = str(plan.decision("preview").param("hostPattern"))
+        where = f"the `{PREVIEWS_ADDON}` add-on of cluster {preview_cluster(plan).name}"
+        if plan.choice("gitops") == "argocd":
+            what = ("an Argo CD ApplicationSet (pull-request generator) deploys the pull "
+                    f"request into namespace pr-<number> of {preview_environment(plan)}, "
+                    f"reachable at https://{host}; closing the pull request deletes it")
+        else:
+            preview = (f"{TEMPLATE_DIR}/.github/workflows/kubeplan-preview.yml" if github
+                       else f"{TEMPLATE_DIR}/ci/preview.gitlab-ci.yml")
+            what = ("the pipeline commits the request pr-<number>/ (from "
+                    f"{PREVIEW_TEMPLATE}) to branch `{PREVIEW_BRANCH}` of the platform "
+                    f"repository; Flux deploys it into namespace pr-<number> of "
+                    f"{preview_environment(plan)}, reachable at https://{host}; closing the "
+                    "pull request removes the request and Flux prunes the namespace")
+            where = f"{preview}, then {where}"
+        stages.append(Stage("preview", "Preview", what, where))
+    order = promotion_order(plan)
+    for environment in order:
+        production = environment == plan.topology.production
+        gate = (f"approval on the `{environment}` environment, then review of the pull request"
+                if production else "review of the pull request")
+        stages.append(Stage(
+            f"promote-{environment}", f"Promote to {environment}",
+            f"a pull request on the platform repository sets the image digest and commit in "
+            f"{RELEASES_DIR}/{environment}/{SERVICE}.yaml; the GitOps controller deploys it "
+            "once merged", promote, gate))
+    return tuple(stages)
+
+
+def terraform_layers(plan: Plan) -> tuple[str, ...]:
+    """The Terraform root modules per environment, in apply order (none on-prem; no registry
+    layer when the registry is Harbor, which runs in the cluster)."""
+    if plan.metadata.provider == "onprem":
+        return ()
+    return tuple(layer for layer in TERRAFORM_LAYERS
+                 if layer != "registry" or plan.choice("registry") == "provider")
+
+
+def terraform_dir(environment: str, layer: str) -> str:
+    return f"terraform/{environment}/{layer}"
+
+
+def platform_settings(plan: Plan) -> tuple[Setting, ...]:
+    """CI settings the platform pipeline reads (plan identities at repository level, apply
+    identities per environment, so only an approved production job can change production)."""
+    provider = plan.metadata.provider
+    tf = CI_IDENTITY_SOURCE
+    if provider == "gcp":
+        return (
+            Setting("GCP_WORKLOAD_IDENTITY_PROVIDER", "variable", "repository",
+                    "Workload Identity Federation provider (full resource name)", tf),
+            Setting("GCP_PLAN_SERVICE_ACCOUNT", "variable", "repository",
+                    "service account with read access to every environment's state and "
+                    "resources, for plans", tf),
+            Setting("GCP_APPLY_SERVICE_ACCOUNT", "variable", "environment",
+                    "service account that may change this environment", tf),
+        )
+    if provider == "aws":
+        return (
+            Setting("AWS_PLAN_ROLE_ARN", "variable", "repository",
+                    "IAM role (read-only, state read) trusted for pull requests", tf),
+            Setting("AWS_APPLY_ROLE_ARN", "variable", "environment",
+                    "IAM role trusted only for this environment's deployments", tf),
+        )
+    if provider == "azure":
+        return (
+            Setting("AZURE_TENANT_ID", "variable", "repository", "Entra ID tenant", tf),
+            Setting("AZURE_SUBSCRIPTION_ID", "variable", "repository", "subscription", tf),
+            Setting("AZURE_PLAN_CLIENT_ID", "variable", "repository",
+                    "application with a federated credential for pull requests (Reader)", tf),
+            Setting("AZURE_APPLY_CLIENT_ID", "variable", "environment",
+                    "application with a federated credential for this environment", tf),
+        )
+    return ()
+
+
+def registry_contract(access: RegistryAccess) -> tuple[str, ...]:
+    """What the pipeline assumes of the registry, for the registry's owners (Terraform, Harbor)."""
+    return (
+        "one registry that every environment's clusters pull from: the pipeline pushes an "
+        "image once and promotes that digest, it does not copy images between registries",
+        f"tags are immutable: releases are tagged with the commit SHA, previews with "
+        f"{PREVIEW_TAG_PREFIX}<number>-<sha>; nothing is ever pushed as `latest`",
+        f"lifecycle: tags starting with `{PREVIEW_TAG_PREFIX}` and untagged manifests may expire "
+        "after 14 days; release tags are kept",
+        "cosign stores signatures and attestations as OCI referrers or `sha256-<digest>.sig` / "
+        "`.att` tags: those must be writable once per digest even where tags are immutable",
+        "scan on push stays enabled: it re-scans releases as new vulnerabilities are published",
+        *access.contract,
+    )
+
+
+__all__ = [
+    "ARGOCD_NAMESPACE",
+    "DEFAULT_BRANCH",
+    "EXAMPLE_DIR",
+    "FLUX_NAMESPACE",
+    "PREVIEWS_ADDON",
+    "PREVIEW_BRANCH",
+    "PREVIEW_TEMPLATE",
+    "PREVIEW_VARIABLES",
+    "RELEASES_DIR",
+    "SERVICE",
+    "TEMPLATE_DIR",
+    "DeliveryInputs",
+    "PreviewDelivery",
+    "RegistryAccess",
+    "Repositories",
+    "Setting",
+    "Stage",
+    "pipeline_stages",
+    "platform_settings",
+    "preview_cluster",
+    "preview_environment",
+    "preview_requests_dir",
+    "promotion_order",
+    "registry_contract",
+    "repositories",
+    "terraform_dir",
+    "terraform_layers",
+]

@@ -1,0 +1,3 @@
+module example-service
+
+go 1.26

@@ -1,0 +1,275 @@
+"""The example service and its releases: the application side every pipeline is shown with.
+
+The service repository holds the code, a Dockerfile with a `test` target and one kustomization
+(`deploy/`). What an environment runs is not in that repository: it is a release file in the
+platform repository (`delivery/releases/<environment>/<service>.yaml`) naming the commit, the
+image and its digest. Promotions change those three values and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from kubeplan import catalogue
+from kubeplan.model import Plan
+from kubeplan.render.delivery import (
+    APP_NAMESPACE,
+    ARGOCD_NAMESPACE,
+    DEFAULT_BRANCH,
+    FLUX_NAMESPACE,
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    IN_CLUSTER,
+    SERVICE,
+    SERVICE_PORT,
+    repositories,
+)
+
+SOURCES = ("main.go", "main_test.go", "go.mod")
+DEPLOY_PATH = "deploy"
+# Argo CD projects: releases may only create Applications; applications only namespaced kinds.
+RELEASES_PROJECT = "releases"
+APPS_PROJECT = "applications"
+PREVIEWS_PROJECT = "previews"
+# The read-only token (repository contents and pull requests) the GitOps controller uses.
+SCM_TOKEN_ITEM = "scm-read-token"
+# The kinds a service's `deploy/` holds, by API group: what its Argo CD projects may create.
+APP_KINDS = {"ServiceAccount": "", "Deployment": "apps", "Service": "",
+             "HTTPRoute": "gateway.networking.k8s.io", "NetworkPolicy": "networking.k8s.io"}
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
+
+
+def app_kind_whitelist() -> list[dict[str, str]]:
+    return [{"group": group, "kind": kind} for kind, group in APP_KINDS.items()]
+
+
+def source_files() -> dict[str, str]:
+    folder = resources.files("kubeplan").joinpath("render/delivery/example_service")
+    return {name: folder.joinpath(name).read_text("utf-8") for name in SOURCES}
+
+
+def _image_ref(key: str) -> str:
+    item = catalogue.image(key)
+    ref = f"{item['image']}:{item['version']}"
+    return f"{ref}@{item['digest']}" if item.get("digest") else ref
+
+
+def dockerfile() -> str:
+    """Build, test and runtime stages; only the runtime stage ships."""
+    lines = [
+        "# The `test` target runs in CI before the image is built; the final stage is what ships.",
+        f"FROM {_image_ref('golang')} AS build",
+        "WORKDIR /src",
+        "COPY go.mod ./",
+        "COPY *.go ./",
+        'RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/service .',
+        "",
+        "FROM build AS test",
+        "RUN go vet ./... && go test ./...",
+        "",
+        f"FROM {_image_ref('distroless-static')}",
+        "COPY --from=build /out/service /service",
+        "USER 65532:65532",
+        f"EXPOSE {SERVICE_PORT}",
+        'ENTRYPOINT ["/service"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def hostname(plan: Plan, environment: str) -> str:
+    domain = plan.metadata.domain
+    if environment == plan.topology.production:
+        return f"{SERVICE}.{domain}"
+    return f"{SERVICE}.{environment}.{domain}"
+
+
+def hostname_patch(host: str) -> dict[str, Any]:
+    """A kustomize patch setting the service's HTTPRoute hostname (JSON 6902)."""
+    ops = [{"op": "replace", "path": "/spec/hostnames", "value": [host]}]
+    return {"target": {"kind": "HTTPRoute", "name": SERVICE},
+            "patch": json.dumps(ops, separators=(",", ":"))}
+
+
+def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
+    """`deploy/` of the service repository: file name -> object (plus the kustomization)."""
+    labels = {"app.kubernetes.io/name": SERVICE}
+    container = {
+        "name": SERVICE,
+        # Resolved by the release or preview (registry, digest or tag), never pulled as is.
+        "image": SERVICE,
+        "ports": [{"name": "http", "containerPort": SERVICE_PORT}],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
+                      "limits": {"memory": "64Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": SERVICE, "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": SERVICE,
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                        "runAsGroup": 65532,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": labels}}],
+                    "containers": [container],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": SERVICE, "labels": labels},
+        "spec": {"selector": labels,
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+    }
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": SERVICE, "labels": labels},
+        "spec": {
+            "parentRefs": [{"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE}],
+            # Each release and preview sets its own hostname.
+            "hostnames": [hostname(plan, plan.topology.production)],
+            "rules": [{"backendRefs": [{"name": SERVICE, "port": 80}]}],
+        },
+    }
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": SERVICE, "labels": labels},
+               "automountServiceAccountToken": False}
+    # The service's own policies, scoped to its pods: they hold in a preview namespace (which
+    # has no baseline) and add nothing beyond the baseline in the application namespace. The
+    # load balancer reaches pods directly (container-native) or through the gateway's proxies:
+    # only the HTTP port is open, and only DNS leaves.
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": f"{SERVICE}-default-deny"},
+            "spec": {"podSelector": {"matchLabels": labels},
+                     "policyTypes": ["Ingress", "Egress"]}}
+    allow = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": f"{SERVICE}-http"},
+             "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"],
+                      "ingress": [{"ports": [{"protocol": "TCP", "port": SERVICE_PORT}]}]}}
+    dns = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+           "metadata": {"name": f"{SERVICE}-dns"},
+           "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Egress"],
+                    "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": "kube-system"}}}],
+                        "ports": [{"protocol": "UDP", "port": 53},
+                                  {"protocol": "TCP", "port": 53}]}]}}
+    objects: dict[str, dict[str, Any]] = {
+        "serviceaccount.yaml": account,
+        "deployment.yaml": deployment,
+        "service.yaml": service,
+        "httproute.yaml": route,
+        "networkpolicy-default-deny.yaml": deny,
+        "networkpolicy-http.yaml": allow,
+        "networkpolicy-dns.yaml": dns,
+    }
+    for obj in objects.values():
+        # Releases keep the application namespace; previews replace it (kustomize namespace
+        # transformer).
+        obj["metadata"]["namespace"] = APP_NAMESPACE
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                     "namespace": APP_NAMESPACE, "resources": list(objects)}
+    return {"kustomization.yaml": kustomization, **objects}
+
+
+def release_documents(plan: Plan, environment: str) -> list[dict[str, Any]]:
+    """What `environment` runs of the example service, before its first promotion: nothing
+    (Argo CD without automated sync, Flux suspended) until a promotion sets the image. It runs
+    in the application namespace the GitOps baseline prepares (quota, limits, RBAC, policy)."""
+    repos = repositories(plan)
+    host = hostname(plan, environment)
+    if plan.choice("gitops") == "argocd":
+        return [{
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": f"{SERVICE}-{environment}", "namespace": ARGOCD_NAMESPACE},
+            "spec": {
+                "project": APPS_PROJECT,
+                "source": {"repoURL": repos.service_url(SERVICE),
+                           "targetRevision": DEFAULT_BRANCH, "path": DEPLOY_PATH,
+                           "kustomize": {"patches": [hostname_patch(host)]}},
+                "destination": {"server": IN_CLUSTER, "namespace": APP_NAMESPACE},
+                "syncPolicy": {"syncOptions": ["PruneLast=true"]},
+            },
+        }]
+    return [
+        {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+         "metadata": {"name": SERVICE, "namespace": FLUX_NAMESPACE},
+         "spec": {"interval": "5m", "url": repos.service_url(SERVICE),
+                  "ref": {"branch": DEFAULT_BRANCH},
+                  "secretRef": {"name": scm_secret_name(plan)}}},
+        {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+         "metadata": {"name": SERVICE, "namespace": FLUX_NAMESPACE},
+         "spec": {"suspend": True, "interval": "10m", "path": f"./{DEPLOY_PATH}",
+                  "sourceRef": {"kind": "GitRepository", "name": SERVICE},
+                  "targetNamespace": APP_NAMESPACE, "prune": True, "wait": True,
+                  "timeout": "5m", "patches": [hostname_patch(host)]}},
+    ]
+
+
+def release_edit(plan: Plan) -> str:
+    """The yq expression a promotion applies to a release file; it reads SERVICE, IMAGE,
+    DIGEST and REVISION from the environment."""
+    if plan.choice("gitops") == "argocd":
+        return ('.spec.source.targetRevision = strenv(REVISION)'
+                ' | .spec.source.kustomize.images = [strenv(SERVICE) + "=" + strenv(IMAGE)'
+                ' + "@" + strenv(DIGEST)]'
+                ' | .spec.syncPolicy.automated = {"prune": true, "selfHeal": true}')
+    return ('(select(.kind == "GitRepository") | .spec.ref) = {"commit": strenv(REVISION)}'
+            ' | (select(.kind == "Kustomization") | .spec.images) = [{"name": strenv(SERVICE),'
+            ' "newName": strenv(IMAGE), "digest": strenv(DIGEST)}]'
+            ' | (select(.kind == "Kustomization") | .spec.suspend) = false')
+
+
+def scm_secret_name(plan: Plan) -> str:
+    # Argo CD finds repository credentials by label, Flux by name.
+    return "scm-repo-creds" if plan.choice("gitops") == "argocd" else "scm-read"
+
+
+def scm_external_secret(name: str, namespace: str, remote_key: str, *, store: str,
+                        labels: Mapping[str, str] | None = None,
+                        extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An ExternalSecret holding the read-only SCM token (never in Git): as Argo CD repository
+    credentials for the owner's repositories, or as Flux basic auth."""
+    template: dict[str, Any] = {"engineVersion": "v2", "mergePolicy": "Replace",
+                                "data": {"username": "git", "password": "{{ .token }}",
+                                         **(extra or {})}}
+    if labels:
+        template["metadata"] = {"labels": dict(labels)}
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
+            "target": {"name": name, "creationPolicy": "Owner", "template": template},
+            "data": [{"secretKey": "token", "remoteRef": {"key": remote_key}}],
+        },
+    }

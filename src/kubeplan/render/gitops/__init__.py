@@ -1,0 +1,1 @@
+"""GitOps tree rendering (Argo CD or Flux) from block add-on contributions."""

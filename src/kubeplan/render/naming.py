@@ -1,0 +1,163 @@
+"""Names shared by every target, so Terraform, the GitOps tree, pipelines and docs agree
+without anything being copied by hand: buckets, cloud identities, namespaces and service
+accounts of the in-cluster components, Terraform layers and their apply order.
+
+Terraform also publishes these as outputs; the GitOps tree uses the same functions, so a
+rename happens in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from kubeplan.model import Plan
+
+# Terraform root modules per environment, in apply order (the runbook and the platform
+# pipeline follow this list).
+TERRAFORM_LAYERS: tuple[str, ...] = ("network", "access", "cluster", "edge", "registry", "storage")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An in-cluster component that talks to the cloud through workload identity."""
+
+    namespace: str
+    service_account: str
+
+
+# component -> where it runs. Cloud identities (GCP service accounts, IAM roles for service
+# accounts, Azure user-assigned identities with federated credentials) are bound to these.
+WORKLOADS: dict[str, Workload] = {
+    "external-dns": Workload("external-dns", "external-dns"),
+    "cert-manager": Workload("cert-manager", "cert-manager"),
+    "external-secrets": Workload("external-secrets", "external-secrets"),
+    "velero": Workload("velero", "velero"),
+    "loki": Workload("logging", "loki"),
+    "tempo": Workload("tracing", "tempo"),
+    "thanos": Workload("monitoring", "thanos"),
+    "aws-load-balancer-controller": Workload("kube-system", "aws-load-balancer-controller"),
+}
+
+# Buckets the storage layer creates; purpose -> what it holds.
+BUCKET_PURPOSES: dict[str, str] = {
+    "velero": "Velero backups of cluster objects and volume snapshots",
+    "loki": "Loki log chunks and indexes",
+    "tempo": "Tempo trace blocks",
+    "thanos": "Thanos long-term metric blocks",
+    "etcd": "etcd snapshots of self-managed control planes",
+    "harbor": "Harbor's image and chart storage",
+}
+
+
+def _suffix(plan: Plan) -> str:
+    """A short, stable suffix from the domain: bucket names are global across all customers."""
+    return hashlib.sha256(plan.metadata.domain.encode()).hexdigest()[:6]
+
+
+def bucket(plan: Plan, environment: str, purpose: str, region: str | None = None) -> str:
+    """Globally unique, lower-case, <= 63 characters (GCS, S3 and Azure containers agree)."""
+    if purpose not in BUCKET_PURPOSES:
+        raise KeyError(f"unknown bucket purpose {purpose!r}")
+    parts = [plan.metadata.name, environment, purpose]
+    if region:
+        parts.append(region)
+    name = "-".join(parts)[: 63 - 7].rstrip("-")
+    return f"{name}-{_suffix(plan)}"
+
+
+def identity(plan: Plan, environment: str, component: str) -> str:
+    """A cloud identity name for `component` (GCP service-account ids allow 6-30 characters)."""
+    if component not in WORKLOADS:
+        raise KeyError(f"unknown workload {component!r}")
+    short = {"external-dns": "xdns", "cert-manager": "certs", "external-secrets": "eso",
+             "aws-load-balancer-controller": "albc"}.get(component, component)
+    return f"{plan.metadata.name[:14]}-{environment[:8]}-{short}"[:30].rstrip("-")
+
+
+def environments(plan: Plan) -> tuple[str, ...]:
+    return plan.metadata.environments
+
+
+# The namespace application teams deploy into: the GitOps baseline gives it quotas, limits, RBAC
+# and network policy; preview environments get namespaces of their own.
+APP_NAMESPACE = "apps"
+
+# Kubernetes RBAC groups the GitOps baseline binds. The cluster layer maps the provider's
+# identities to these names (EKS access entries' kubernetes_groups; on GKE and AKS the subjects
+# must be the Google group's address or the Entra group's object id, mapped there).
+PLATFORM_ADMINS_GROUP = "platform-admins"
+APP_DEVELOPERS_GROUP = "app-developers"
+
+# The Git host each CI choice implies, for the repository the built tree is pushed to.
+GIT_HOSTS = {"github-actions": "github.com", "gitlab-ci": "gitlab.com"}
+GITOPS_BRANCH = "main"
+
+
+def gitops_repository(plan: Plan) -> str:
+    """The Git repository holding the built tree, which Argo CD and Flux reconcile from.
+
+    `spec.delivery.repository` when the spec has one; otherwise the convention
+    `https://<CI's Git host>/<platform name>/<platform name>-platform.git`.
+    """
+    delivery = plan.inputs.get("delivery") or {}
+    explicit = delivery.get("repository")
+    if explicit:
+        return str(explicit)
+    host = GIT_HOSTS.get(str(delivery.get("ci", "")), "github.com")
+    name = plan.metadata.name
+    return f"https://{host}/{name}/{name}-platform.git"
+
+
+# The Service the platform domain's root route sends to: the application's entry point.
+APP_ENTRY_SERVICE = "web"
+
+
+def cluster_resource_name(plan: Plan, cluster_name: str) -> str:
+    """The provider's name of a cluster (GKE/EKS/AKS resource, kubeadm cluster name)."""
+    return f"{plan.metadata.name}-{cluster_name}"[:40].rstrip("-")
+
+
+def certificate_map(plan: Plan, environment: str) -> str:
+    """GCP Certificate Manager map the edge layer creates for the global load balancer."""
+    return f"{plan.metadata.name}-{environment}-certs"
+
+
+def ssl_policy(plan: Plan, environment: str) -> str:
+    """GCP SSL policy (TLS 1.2+, MODERN/RESTRICTED profile) the edge layer creates."""
+    return f"{plan.metadata.name}-{environment}-tls"
+
+
+def dns_primary(plan: Plan) -> str:
+    """On-prem: the hidden primary BIND server that accepts RFC 2136 updates."""
+    return f"dns-primary.{plan.metadata.domain}"
+
+
+def vault_address(plan: Plan) -> str:
+    """On-prem: HashiCorp Vault's API (outside the clusters, three Raft nodes)."""
+    return f"https://vault.{plan.metadata.domain}:8200"
+
+
+def kubernetes_api_host(plan: Plan, cluster_name: str) -> str:
+    """Self-managed clusters: the control-plane endpoint (kubeadm controlPlaneEndpoint)."""
+    return f"api.{cluster_resource_name(plan, cluster_name)}.{plan.metadata.domain}"
+
+
+def harbor_host(plan: Plan, region: str) -> str:
+    """Harbor's public name in a region (site); the first region's is the push target."""
+    return f"registry-{region}.{plan.metadata.domain}"
+
+
+def harbor_database_host(plan: Plan, region: str) -> str:
+    """Harbor's external PostgreSQL (a managed database, or the site's PostgreSQL on-prem)."""
+    return f"harbor-db-{region}.{plan.metadata.domain}"
+
+
+def disk_encryption_key(plan: Plan, environment: str) -> str:
+    """The customer-managed key (and key ring / alias / disk encryption set) for volumes."""
+    return f"{plan.metadata.name}-{environment}-disks"
+
+
+def resource_group(plan: Plan, environment: str) -> str:
+    """Azure: the environment's resource group."""
+    return f"{plan.metadata.name}-{environment}"

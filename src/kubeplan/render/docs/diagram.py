@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kubeplan.errors import RenderError
+from kubeplan.errors import RenderError, UsageError
 from kubeplan.model import Cluster, Decision, Plan
 from kubeplan.render.docs.icons import icon_class
 
@@ -510,9 +510,10 @@ def _dot(source: str) -> tuple[bytes, bytes]:
     """SVG and PNG from one `dot` layout (cached: the same plan draws the same picture)."""
     dot = shutil.which("dot")
     if dot is None:
-        raise RenderError("the architecture diagram needs Graphviz `dot` on PATH "
-                          "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
-                          "graphviz)")
+        # The machine lacks a tool, not a bug: a usage error the user can fix (exit 2).
+        raise UsageError("the architecture diagram needs Graphviz `dot` on PATH "
+                         "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
+                         "graphviz), or run `bash scripts/try.sh`, which installs it")
     with tempfile.TemporaryDirectory(prefix="kubeplan-dot-") as tmp:
         svg, png = Path(tmp) / "a.svg", Path(tmp) / "a.png"
         done = subprocess.run([dot, "-Tsvg", f"-o{svg}", "-Tpng", f"-o{png}"],

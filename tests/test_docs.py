@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kubeplan.errors import RenderError
+from kubeplan.errors import UsageError
 from kubeplan.render import OutputTree
 from kubeplan.render.docs import OUTPUTS, render_docs
 from kubeplan.render.docs import diagram as diagram_module
@@ -165,7 +165,7 @@ def test_report_links_every_file(example: str) -> None:
 def test_missing_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(diagram_module.shutil, "which", lambda name: None)
     diagram_module._dot.cache_clear()
-    with pytest.raises(RenderError, match="Graphviz `dot`"):
+    with pytest.raises(UsageError, match="Graphviz `dot`"):
         render_docs(built("internal-tool").plan, OutputTree())
     diagram_module._dot.cache_clear()
 

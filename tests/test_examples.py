@@ -64,3 +64,16 @@ def test_single_region_high_target_warns_with_estimate() -> None:
     warning = " ".join(plan.warnings)
     assert "99.99" in warning and "about" in warning and "region" in warning
     assert plan.availability.estimate < 99.99
+
+
+@pytest.mark.parametrize("example", [p for p in example_files() if "onprem" not in p.stem],
+                         ids=lambda p: p.stem)
+def test_autoscaler_bounds_hold_the_sized_node_pools(example: Path) -> None:
+    """Terraform's autoscaler maximum and the cost estimate's node sizing agree."""
+    from kubeplan.blocks.cluster.terraform import POOL_ZONES, max_nodes
+    from kubeplan.render.terraform.model import TerraformEnv
+
+    plan = _plan(example.stem)
+    for pool in plan.cost.node_pools:
+        ceiling = max_nodes(TerraformEnv(plan, pool.environment)) * POOL_ZONES
+        assert ceiling >= pool.nodes, (pool.cluster, pool.nodes, ceiling)

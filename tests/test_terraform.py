@@ -366,3 +366,70 @@ def test_platform_outputs_fill_every_variable_of_the_gitops_tree(
             if f"/{cluster.name}/" in path:
                 wanted |= set(outputs.VARIABLE.findall(data.decode())) & set(outputs.known())
         assert wanted <= _platform_keys(r, cluster.environment), (cluster.name, wanted)
+
+
+def _service_accounts(values: Any) -> set[str]:
+    """Names of every `serviceAccount` (or `serviceAccount.server`) in chart values."""
+    found: set[str] = set()
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if key == "serviceAccount" and isinstance(value, dict):
+                for account in (value, *(v for v in value.values() if isinstance(v, dict))):
+                    if isinstance(account.get("name"), str):
+                        found.add(account["name"])
+            found |= _service_accounts(value)
+    elif isinstance(values, list):
+        for item in values:
+            found |= _service_accounts(item)
+    return found
+
+
+@pytest.mark.parametrize("example", ["aws-saas", "media-site"])
+def test_aws_workloads_have_pod_identity_associations(example: str,
+                                                      rendered: dict[str, Rendered]) -> None:
+    """Every add-on ServiceAccount of naming.WORKLOADS that the GitOps tree deploys on an EKS
+    cluster (no role-arn annotation) has a pod identity association on that cluster, namespace
+    and ServiceAccount in the environment's Terraform, with a role trusting EKS Pod Identity."""
+    from kubeplan.blocks._gitops import render_gitops
+    from kubeplan.render.tree import OutputTree
+
+    r = rendered[example]
+    tree = OutputTree()
+    render_gitops(r.plan, tree)
+    files = {p: d.decode() for p, d in tree}
+    workloads = {(w.namespace, w.service_account) for w in naming.WORKLOADS.values()}
+    for cluster in r.plan.topology.clusters:
+        deployed: set[tuple[str, str]] = set()
+        prefix = f"gitops/clusters/{cluster.name}/applications/"
+        for path, text in files.items():
+            if not path.startswith(prefix):
+                continue
+            for doc in yaml.safe_load_all(text):
+                if not doc or doc.get("kind") != "Application":
+                    continue
+                namespace = doc["spec"]["destination"]["namespace"]
+                for source in doc["spec"].get("sources", [doc["spec"].get("source", {})]):
+                    helm = source.get("helm", {})
+                    for value_file in helm.get("valueFiles", []):
+                        values = yaml.safe_load(files[value_file.removeprefix("$values/")])
+                        deployed |= {(namespace, a) for a in _service_accounts(values)}
+                    deployed |= {(namespace, a)
+                                 for a in _service_accounts(helm.get("valuesObject", {}))}
+        expected = deployed & workloads
+        assert {n for n, _ in expected} >= {"velero", "external-dns"}, (cluster.name, deployed)
+        associations: set[tuple[str, str]] = set()
+        for path, parsed in r.parsed().items():
+            if not path.startswith(f"terraform/{cluster.environment}/storage/"):
+                continue
+            for resource in parsed.get("resource", []):  # type: ignore[attr-defined]
+                for body in resource.get('"aws_eks_pod_identity_association"', {}).values():
+                    if f'cluster_names["{cluster.name}"]' in body["cluster_name"]:
+                        associations.add((body["namespace"].strip('"'),
+                                          body["service_account"].strip('"')))
+        assert expected <= associations, (cluster.name, expected - associations)
+        storage = "".join(t for p, t in r.tf().items()
+                          if p.startswith(f"terraform/{cluster.environment}/storage/"))
+        assert '"pods.eks.amazonaws.com"' in storage and "sts:TagSession" in storage
+        assert "oidc_providers" not in storage and "AssumeRoleWithWebIdentity" not in storage
+    cluster_tf = "".join(t for p, t in r.tf().items() if "/cluster/" in p)
+    assert re.search(r'^\s+"?eks-pod-identity-agent"?\s+=', cluster_tf, re.MULTILINE)

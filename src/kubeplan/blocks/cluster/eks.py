@@ -1,14 +1,17 @@
 """EKS clusters (terraform-aws-modules/eks): private endpoint (or allow-listed), access entries
 instead of the aws-auth ConfigMap, secrets encrypted with a KMS key the module creates and
-rotates, control-plane logs kept a year, IRSA, managed node groups on encrypted gp3 volumes with
-IMDSv2 only, and the EKS add-ons (VPC CNI with network policy, EBS CSI with its own IRSA role and
-a customer-managed key, snapshot controller, EFS CSI for shared file systems).
+rotates, control-plane logs kept a year, managed node groups on encrypted gp3 volumes with IMDSv2
+only, and the EKS add-ons (EKS Pod Identity agent, VPC CNI with network policy, EBS CSI with its
+own Pod Identity role and a customer-managed key, snapshot controller, EFS CSI for shared file
+systems). Workloads get AWS credentials through EKS Pod Identity only, so the clusters have no
+IAM OIDC provider (no IRSA).
 """
 
 from __future__ import annotations
 
 from kubeplan.render import naming
 from kubeplan.render.terraform import aws
+from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform.hcl import Block, Value, block, call, ref, template, var
 from kubeplan.render.terraform.model import (
     Contribution,
@@ -27,6 +30,9 @@ FILE = "cluster"
 INSTANCE_TYPE = "m6i.xlarge"
 ZONES = 3
 LOG_RETENTION_DAYS = 365
+# The controller ServiceAccounts the EKS CSI add-ons create in kube-system.
+EBS_CSI_ACCOUNT = "ebs-csi-controller-sa"
+EFS_CSI_ACCOUNT = "efs-csi-controller-sa"
 ADMIN_ROLE = Variable(
     "admin_role_arn", "string",
     "IAM role the platform administrators assume; it gets cluster-admin through an EKS access "
@@ -62,7 +68,6 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
         blocks.append(block("resource", "aws_kms_alias", disk_key(region), region=region,
                             name=f"alias/{naming.disk_encryption_key(env.plan, env.environment)}",
                             target_key_id=aws.key_arn(disk_key(region))))
-    oidc: dict[str, Value] = {}
     names: dict[str, Value] = {}
     node_groups: dict[str, Value] = {}
     cluster_groups: dict[str, Value] = {}
@@ -73,39 +78,38 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
         region = cluster.region
         module = f"eks_{slug(cluster.name)}"
         csi = f"ebs_csi_{slug(cluster.name)}"
-        provider = ref(f"module.{module}.oidc_provider_arn")
         addons: dict[str, Value] = {
+            # Before the nodes, so add-on and workload pods find it when they first start.
+            "eks-pod-identity-agent": {"before_compute": True},
             "coredns": {},
             "kube-proxy": {},
             "vpc-cni": {"before_compute": True,
                         "configuration_values": call("jsonencode",
                                                      {"enableNetworkPolicy": "true"})},
-            "aws-ebs-csi-driver": {"service_account_role_arn": ref(f"module.{csi}.arn")},
+            "aws-ebs-csi-driver": {"pod_identity_association": [{
+                "role_arn": ref("aws_iam_role", csi, "arn"),
+                "service_account": EBS_CSI_ACCOUNT}]},
         }
         if snapshots:
             addons["snapshot-controller"] = {}
-        blocks.append(module_block(csi, "aws-iam-role-for-service-accounts", {
-            "name": f"{env.cluster_name(cluster)}-ebs-csi",
-            "use_name_prefix": False,
-            "attach_ebs_csi_policy": True,
-            "ebs_csi_kms_cmk_arns": [aws.key_arn(disk_key(region))],
-            "oidc_providers": {"this": {"provider_arn": provider,
-                                        "namespace_service_accounts":
-                                            ["kube-system:ebs-csi-controller-sa"]}},
-            "tags": env.labels,
-        }))
+        blocks += aws.pod_identity_role(
+            env, csi, f"{env.cluster_name(cluster)}-ebs-csi",
+            f"EBS CSI driver of {env.cluster_name(cluster)} (EKS Pod Identity)",
+            clusters=[env.cluster_name(cluster)], namespace="kube-system",
+            service_account=EBS_CSI_ACCOUNT,
+            statements=policies.disk_key([aws.key_arn(disk_key(region))]),
+            managed=[policies.EBS_CSI_POLICY])
         if shared_fs:
             efs = f"efs_csi_{slug(cluster.name)}"
-            addons["aws-efs-csi-driver"] = {"service_account_role_arn": ref(f"module.{efs}.arn")}
-            blocks.append(module_block(efs, "aws-iam-role-for-service-accounts", {
-                "name": f"{env.cluster_name(cluster)}-efs-csi",
-                "use_name_prefix": False,
-                "attach_efs_csi_policy": True,
-                "oidc_providers": {"this": {"provider_arn": provider,
-                                            "namespace_service_accounts":
-                                                ["kube-system:efs-csi-controller-sa"]}},
-                "tags": env.labels,
-            }))
+            addons["aws-efs-csi-driver"] = {"pod_identity_association": [{
+                "role_arn": ref("aws_iam_role", efs, "arn"),
+                "service_account": EFS_CSI_ACCOUNT}]}
+            blocks += aws.pod_identity_role(
+                env, efs, f"{env.cluster_name(cluster)}-efs-csi",
+                f"EFS CSI driver of {env.cluster_name(cluster)} (EKS Pod Identity)",
+                clusters=[env.cluster_name(cluster)], namespace="kube-system",
+                service_account=EFS_CSI_ACCOUNT, statements=[],
+                managed=[policies.EFS_CSI_POLICY])
         args: dict[str, Value] = {
             "name": env.cluster_name(cluster),
             "kubernetes_version": str(env.param("cluster", "kubernetesVersion")),
@@ -131,7 +135,7 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
             "enabled_log_types": ["api", "audit", "authenticator", "controllerManager",
                                   "scheduler"],
             "cloudwatch_log_group_retention_in_days": LOG_RETENTION_DAYS,
-            "enable_irsa": True,
+            "enable_irsa": False,
             "deletion_protection": True,
             "upgrade_policy": {"support_type": "STANDARD"},
             "zonal_shift_config": {"enabled": True},
@@ -162,13 +166,11 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
                 "source_security_group_id": env.remote("access", "access_security_groups")
                 .index(region)}}
         blocks.append(module_block(module, "aws-eks", args))
-        oidc[cluster.name] = provider
         names[cluster.name] = ref(f"module.{module}.cluster_name")
         node_groups[cluster.name] = ref(f"module.{module}.node_security_group_id")
         cluster_groups[cluster.name] = ref(f"module.{module}.cluster_security_group_id")
     outputs = (
         Output("cluster_names", names, "EKS cluster name per topology cluster."),
-        Output("oidc_provider_arns", oidc, "IAM OIDC provider of each cluster (IRSA trust)."),
         Output("node_security_groups", node_groups, "Node security group per cluster."),
         Output("cluster_security_groups", cluster_groups,
                "Control-plane security group per cluster."),

@@ -41,12 +41,24 @@ MAINTENANCE_END = "2026-01-03T08:00:00Z"
 MAINTENANCE_RECURRENCE = "FREQ=WEEKLY;BYDAY=SA,SU"
 
 
+# Every pool spans three zones (GKE regional, EKS and AKS across three AZs).
+POOL_ZONES = 3
+# The autoscaler may grow a pool to this multiple of the size the cost estimate plans for, so
+# a traffic peak above the estimate still finds room.
+AUTOSCALE_HEADROOM = 1.5
+
+
 def max_nodes(env: TerraformEnv) -> int:
-    """Upper bound of the autoscaler per zone, from the number of services."""
+    """Upper bound of the autoscaler per zone: never below the pool the plan's sizing (the cost
+    estimate, docs/COST.md) expects plus headroom, and for production not below the services
+    bound either."""
+    sized = max((p.nodes for p in env.plan.cost.node_pools
+                 if p.environment == env.environment), default=0)
+    from_sizing = math.ceil(sized * AUTOSCALE_HEADROOM / POOL_ZONES)
     if not env.production:
-        return NON_PRODUCTION_MAX
+        return max(NON_PRODUCTION_MAX, from_sizing)
     services = int(env.plan.inputs.get("workloads", {}).get("services", SERVICES_PER_NODE))
-    return max(NON_PRODUCTION_MAX, math.ceil(services / SERVICES_PER_NODE))
+    return max(NON_PRODUCTION_MAX, math.ceil(services / SERVICES_PER_NODE), from_sizing)
 
 
 def master_cidr(env: TerraformEnv, region: str) -> str:

@@ -1,12 +1,13 @@
 """dns on AWS: a Route 53 public hosted zone per environment, DNSSEC-signed (the module keeps
 the key-signing KMS key in us-east-1, where Route 53 requires it), with CAA records; production
 delegates the other environments' zones (NS and DS records). external-dns (and cert-manager for
-DNS-01) get IRSA roles limited to this zone.
+DNS-01) get EKS Pod Identity roles limited to this zone.
 """
 
 from __future__ import annotations
 
 from kubeplan.render.terraform import aws, objectstore
+from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform.hcl import Value, ref
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv, slug
 from kubeplan.render.terraform.shared import ZONE_MODULE, cert_manager_dns
@@ -43,18 +44,15 @@ def contribute(env: TerraformEnv, caa: list[str], delegated: list[str]) -> list[
         gitops={"dns.zone": env.zone, "dns.zone-id": ref(f"module.{ZONE_MODULE}.id")},
         notes=("Publish the production zone's `ds_record` output at the domain's registrar "
                "(the parent of the other environments' zones gets theirs from Terraform).",))
-    blocks = [aws.irsa(env, "external-dns", {
-        "attach_external_dns_policy": True,
-        "external_dns_hosted_zone_arns": [env.remote(LAYER, "zone_arn")]})]
-    gitops: dict[str, Value] = {"external-dns.identity": aws.irsa_arn("external-dns")}
-    outputs = [Output("external_dns_identity", aws.irsa_arn("external-dns"),
+    zones: list[Value] = [env.remote(LAYER, "zone_arn")]
+    blocks = aws.workload_identity(env, "external-dns", policies.external_dns(zones))
+    gitops: dict[str, Value] = {"external-dns.identity": aws.identity_arn("external-dns")}
+    outputs = [Output("external_dns_identity", aws.identity_arn("external-dns"),
                       "IAM role of external-dns.")]
     if cert_manager_dns(env):
-        blocks.append(aws.irsa(env, "cert-manager", {
-            "attach_cert_manager_policy": True,
-            "cert_manager_hosted_zone_arns": [env.remote(LAYER, "zone_arn")]}))
-        gitops["cert-manager.identity"] = aws.irsa_arn("cert-manager")
-        outputs.append(Output("cert_manager_identity", aws.irsa_arn("cert-manager"),
+        blocks += aws.workload_identity(env, "cert-manager", policies.cert_manager(zones))
+        gitops["cert-manager.identity"] = aws.identity_arn("cert-manager")
+        outputs.append(Output("cert_manager_identity", aws.identity_arn("cert-manager"),
                               "IAM role of cert-manager (DNS-01)."))
     return [edge, Contribution(objectstore.STORAGE, FILE, tuple(blocks), outputs=tuple(outputs),
                                gitops=gitops)]

@@ -1,9 +1,10 @@
-"""secrets on AWS: the External Secrets Operator's IAM role reads Secrets Manager secrets under
-`<platform>/<environment>/` only (and no SSM parameters)."""
+"""secrets on AWS: the External Secrets Operator's IAM role (EKS Pod Identity) reads Secrets
+Manager secrets under `<platform>/<environment>/` only (and no SSM parameters)."""
 
 from __future__ import annotations
 
 from kubeplan.render.terraform import aws, objectstore
+from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform.hcl import template, var
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv
 
@@ -19,12 +20,10 @@ def prefix(env: TerraformEnv) -> str:
 def contribute(env: TerraformEnv) -> Contribution:
     secrets = template("arn:aws:secretsmanager:*:", var("aws_account_id"),
                        f":secret:{prefix(env)}*")
-    role = aws.irsa_arn(COMPONENT)
+    role = aws.identity_arn(COMPONENT)
     return Contribution(
         objectstore.STORAGE, FILE,
-        (aws.irsa(env, COMPONENT, {"attach_external_secrets_policy": True,
-                                   "external_secrets_secrets_manager_arns": [secrets],
-                                   "external_secrets_ssm_parameter_arns": []}),),
+        tuple(aws.workload_identity(env, COMPONENT, policies.external_secrets([secrets]))),
         outputs=(Output("external_secrets_identity", role,
                         "IAM role of the External Secrets Operator."),),
         gitops={f"{COMPONENT}.identity": role, f"{COMPONENT}.secret-prefix": prefix(env)})

@@ -15,6 +15,9 @@ Identities of in-cluster add-ons (external-dns, cert-manager, Velero, External S
 Tempo, Thanos, the AWS Load Balancer Controller) live in the `storage` layer: it is applied last,
 so it can bind the clusters' workload identity (cluster layer) to the zone (edge layer) and the
 buckets it creates itself. The CSI drivers' identities and disk keys are in the cluster layer.
+On AWS those identities are IAM roles trusting EKS Pod Identity (`pods.eks.amazonaws.com`),
+bound by an `aws_eks_pod_identity_association` per cluster, so the GitOps tree's ServiceAccounts
+carry no annotation.
 
 Contribution interface
 ----------------------

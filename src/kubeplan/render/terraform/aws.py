@@ -1,6 +1,8 @@
-"""AWS building blocks several blocks share: KMS keys with explicit key policies, IAM roles for
-service accounts (IRSA) trusted by every cluster of the environment, and private, versioned,
-KMS-encrypted S3 buckets with optional cross-region replication.
+"""AWS building blocks several blocks share: KMS keys with explicit key policies, IAM roles the
+in-cluster add-ons get through EKS Pod Identity (trusting `pods.eks.amazonaws.com` for their
+ServiceAccount in the environment's clusters, bound by a pod identity association per cluster,
+so no role ARN or account id reaches the cluster), and private, versioned, KMS-encrypted S3
+buckets with optional cross-region replication.
 
 AWS provider 6 accepts `region` on every resource and the modules pass it through, so one
 provider configuration serves all regions of an environment.
@@ -8,8 +10,11 @@ provider configuration serves all regions of an environment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kubeplan.model import Plan
 from kubeplan.render.naming import WORKLOADS, identity
+from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform import roots
 from kubeplan.render.terraform.hcl import Block, Expr, Value, block, call, ref, template, var
 from kubeplan.render.terraform.model import TerraformEnv, module_block, slug
@@ -45,40 +50,73 @@ def key_arn(name: str) -> Expr:
     return ref("aws_kms_key", name, "arn")
 
 
-def oidc_providers(env: TerraformEnv, component: str) -> dict[str, Value]:
-    """The IRSA trust: the component's service account in every cluster of the environment."""
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+
+
+def pod_identity_trust(clusters: Sequence[str], namespace: str, service_account: str) -> Expr:
+    """Trust EKS Pod Identity, for these clusters' ServiceAccounts only: the session tags it
+    sets (eks-cluster-name, kubernetes-namespace, kubernetes-service-account) must match."""
+    return call("jsonencode", {"Version": "2012-10-17", "Statement": [{
+        "Sid": "EksPodIdentity", "Effect": "Allow",
+        "Principal": {"Service": POD_IDENTITY_SERVICE},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            "aws:RequestTag/eks-cluster-name": sorted(clusters),
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account}}}]})
+
+
+def pod_identity_role(env: TerraformEnv, name: str, role_name: str, description: str, *,
+                      clusters: Sequence[str], namespace: str, service_account: str,
+                      statements: Sequence[Value], managed: Sequence[str] = (),
+                      policy_comments: Sequence[str] = ()) -> list[Block]:
+    """An IAM role EKS Pod Identity hands to one ServiceAccount, with an inline policy of
+    `statements` (`policy_comments` above it) and the AWS-managed policies `managed`."""
+    blocks = [block("resource", "aws_iam_role", name, name=role_name, description=description,
+                    assume_role_policy=pod_identity_trust(clusters, namespace, service_account),
+                    force_detach_policies=True, tags=env.labels)]
+    if statements:
+        blocks.append(block("resource", "aws_iam_role_policy", name, comments=policy_comments,
+                            name=name,
+                            role=ref("aws_iam_role", name, "id"),
+                            policy=call("jsonencode", {"Version": "2012-10-17",
+                                                       "Statement": list(statements)})))
+    for arn in managed:
+        blocks.append(block("resource", "aws_iam_role_policy_attachment",
+                            f"{name}_{slug(arn.rsplit('/', 1)[-1])}",
+                            role=ref("aws_iam_role", name, "name"), policy_arn=arn))
+    return blocks
+
+
+def _role(component: str) -> str:
+    return f"identity_{slug(component)}"
+
+
+def workload_identity(env: TerraformEnv, component: str, statements: Sequence[Value],
+                      policy_comments: Sequence[str] = ()) -> list[Block]:
+    """The role of `component` (named by `naming.identity()`) and its EKS Pod Identity
+    association in every cluster of the environment, on the namespace and ServiceAccount of
+    `naming.WORKLOADS`: the GitOps tree's ServiceAccounts carry no annotation."""
     workload = WORKLOADS[component]
-    return {slug(c.name): {
-        "provider_arn": env.remote("cluster", "oidc_provider_arns").index(c.name),
-        "namespace_service_accounts": [f"{workload.namespace}:{workload.service_account}"],
-    } for c in env.clusters}
+    name = _role(component)
+    blocks = pod_identity_role(
+        env, name, identity(env.plan, env.environment, component),
+        f"{component} in the {env.environment} clusters (EKS Pod Identity)",
+        clusters=[env.cluster_name(c) for c in env.clusters], namespace=workload.namespace,
+        service_account=workload.service_account, statements=statements,
+        policy_comments=policy_comments)
+    for c in env.clusters:
+        blocks.append(block("resource", "aws_eks_pod_identity_association",
+                            f"{name}_{slug(c.name)}", region=c.region,
+                            cluster_name=env.remote("cluster", "cluster_names").index(c.name),
+                            namespace=workload.namespace,
+                            service_account=workload.service_account,
+                            role_arn=identity_arn(component), tags=env.labels))
+    return blocks
 
 
-def irsa(env: TerraformEnv, component: str, args: dict[str, Value]) -> Block:
-    """An IAM role for the component's service account, named by `naming.identity()`."""
-    return module_block(f"irsa_{slug(component)}", "aws-iam-role-for-service-accounts", {
-        "name": identity(env.plan, env.environment, component),
-        "use_name_prefix": False,
-        "description": f"{component} in the {env.environment} clusters (IRSA)",
-        "oidc_providers": oidc_providers(env, component),
-        **args,
-        "tags": env.labels,
-    })
-
-
-def irsa_arn(component: str) -> Expr:
-    return ref(f"module.irsa_{slug(component)}.arn")
-
-
-def object_permissions(bucket_arn: Expr, key: Expr) -> dict[str, Value]:
-    """List the bucket, read/write/delete its objects, use its key: nothing more."""
-    return {
-        "ListBucket": {"actions": ["s3:ListBucket", "s3:GetBucketLocation"],
-                       "resources": [bucket_arn]},
-        "Objects": {"actions": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    "resources": [template(bucket_arn, "/*")]},
-        "Key": {"actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": [key]},
-    }
+def identity_arn(component: str) -> Expr:
+    return ref("aws_iam_role", _role(component), "arn")
 
 
 STORAGE_KEY = "storage"
@@ -130,7 +168,7 @@ def component_bucket(env: TerraformEnv, purpose: str, component: str, *, name: s
                      replica: str | None, replica_name: str | None,
                      expire_days: int | None, versioned: bool
                      ) -> tuple[list[Block], Expr, Expr]:
-    """A bucket (and replica) for `component`, and the component's IRSA role on it."""
+    """A bucket (and replica) for `component`, and the component's Pod Identity role on it."""
     module = f"bucket_{slug(purpose)}"
     key_name, blocks = storage_key(env.primary_region, True)
     key = key_arn(key_name)
@@ -161,18 +199,11 @@ def component_bucket(env: TerraformEnv, purpose: str, component: str, *, name: s
     blocks.append(s3_bucket(env, module, name, env.primary_region, key,
                             expire_days=expire_days, versioned=versioned or bool(replica),
                             replication=replication))
-    if component == "velero":
-        policy: dict[str, Value] = {"attach_velero_policy": True,
-                                    "velero_s3_bucket_arns": [bucket_arn],
-                                    "create_inline_policy": True,
-                                    "inline_policy_permissions": {
-                                        "Key": {"actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                                                "resources": [key]}}}
-    else:
-        policy = {"create_inline_policy": True,
-                  "inline_policy_permissions": object_permissions(bucket_arn, key)}
-    blocks.append(irsa(env, component, policy))
-    return blocks, ref(f"module.{module}.s3_bucket_id"), irsa_arn(component)
+    statements = (policies.velero(bucket_arn, key, var("aws_account_id"))
+                  if component == "velero"
+                  else policies.objects(bucket_arn, key))
+    blocks += workload_identity(env, component, statements)
+    return blocks, ref(f"module.{module}.s3_bucket_id"), identity_arn(component)
 
 
 def _replication_role(env: TerraformEnv, purpose: str, *, source: Expr, destination: Expr,
@@ -251,4 +282,5 @@ def state_bucket(plan: Plan, noncurrent_days: int) -> list[Block]:
     return [*kms_key("state", "Terraform state of the platform", region), bucket]
 
 
-__all__ = ["component_bucket", "irsa", "irsa_arn", "key_arn", "kms_key", "state_bucket"]
+__all__ = ["component_bucket", "identity_arn", "key_arn", "kms_key", "pod_identity_role",
+           "state_bucket", "workload_identity"]

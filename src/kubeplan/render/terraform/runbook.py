@@ -87,6 +87,18 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
         "sides (`kubeplan.render.naming`), so nothing is copied by hand.",
         "",
     ]
+    if plan.metadata.provider == "aws":
+        lines += [
+            "On AWS the add-ons (external-dns, cert-manager, External Secrets, Velero, Loki, "
+            "Tempo, Thanos, the AWS Load Balancer Controller, the EBS and EFS CSI drivers) get "
+            "their IAM roles through EKS Pod Identity: the `storage` layer (and, for the CSI "
+            "drivers, the EKS add-ons in the `cluster` layer) creates a pod identity "
+            "association per cluster on each add-on's namespace and ServiceAccount, and the "
+            "`eks-pod-identity-agent` add-on hands out the credentials. The ServiceAccounts "
+            "carry no `eks.amazonaws.com/role-arn` annotation and the clusters need no role ARN "
+            "or account id; the `*.identity` values are for reference and audits.",
+            "",
+        ]
     if plan.choice("gitops") == "flux":
         lines += [
             f"Before the first sync, create the ConfigMap `{flux.OUTPUTS_CONFIGMAP}` in "

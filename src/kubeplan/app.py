@@ -96,8 +96,8 @@ def alternatives(loaded: LoadedSpec, block: str,
     return out
 
 
-def build_tree(the_plan: Plan) -> OutputTree:
-    return render(the_plan, (*RENDERERS, *TARGET_RENDERERS))
+def build_tree(the_plan: Plan, progress: Callable[[str], None] | None = None) -> OutputTree:
+    return render(the_plan, (*RENDERERS, *TARGET_RENDERERS), progress)
 
 
 def check(root: Path, upstream: Path | None = None,

@@ -176,7 +176,8 @@ def build(spec: SpecArg = None, example: ExampleOpt = None,
     """Render the plan into an output folder (plan.json, decision records, ...)."""
     the_plan = _load_and_plan(spec, example)
     _warn(the_plan)
-    tree = app.build_tree(the_plan)
+    with err.status("rendering") as status:
+        tree = app.build_tree(the_plan, lambda step: status.update(f"rendering: {step}"))
     if dry_run:
         changes = app.preview(tree, output)
         for label, paths in (("add", changes.added), ("change", changes.changed),

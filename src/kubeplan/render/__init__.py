@@ -27,9 +27,12 @@ def render_decision_records(plan: Plan, tree: OutputTree) -> None:
 RENDERERS: tuple[Renderer, ...] = (render_plan_json, render_decision_records)
 
 
-def render(plan: Plan, renderers: tuple[Renderer, ...] = RENDERERS) -> OutputTree:
+def render(plan: Plan, renderers: tuple[Renderer, ...] = RENDERERS,
+           progress: Callable[[str], None] | None = None) -> OutputTree:
     tree = OutputTree()
     for renderer in renderers:
+        if progress:
+            progress(renderer.__name__.removeprefix("render_").replace("_", " "))
         renderer(plan, tree)
     return tree
 

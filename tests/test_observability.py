@@ -318,6 +318,36 @@ def test_loki_uses_the_cluster_prefix_in_the_environment_bucket(plans: dict[str,
     assert f'cluster = "{prod[0].name}"' in alloy
 
 
+LOKI_SCALABLE = ("read", "write", "backend")
+LOKI_DISTRIBUTED = ("ingester", "distributor", "querier", "queryFrontend", "queryScheduler",
+                    "indexGateway", "compactor")
+
+
+@pytest.mark.parametrize(("example", "mode"), [("internal-tool", "Monolithic"),
+                                               ("shop", "Distributed")])
+def test_loki_mode_follows_log_volume_and_never_uses_simple_scalable(
+        plans: dict[str, Plan], example: str, mode: str) -> None:
+    plan = plans[example]
+    assert plan.decision("logging").param("deploymentMode") == mode
+    for cluster in plan.topology.clusters:
+        values = by_name(plan, cluster)["loki"].values
+        copies = values["loki"]["commonConfig"]["replication_factor"]
+        assert values["deploymentMode"] == mode
+        # The chart refuses replicas in two modes at once; read/write/backend default to 3.
+        assert all(values[t]["replicas"] == 0 for t in LOKI_SCALABLE)
+        if mode == "Monolithic":
+            assert values["singleBinary"]["replicas"] == copies
+            assert all(values[t]["replicas"] == 0 for t in LOKI_DISTRIBUTED)
+        else:
+            assert values["singleBinary"]["replicas"] == 0
+            assert all(values[t]["replicas"] >= 1 for t in LOKI_DISTRIBUTED)
+            assert values["ingester"]["replicas"] == copies
+            assert values["ingester"]["zoneAwareReplication"] == {"enabled": False}
+            assert values["compactor"]["replicas"] == 1
+    prod = plan.topology.clusters_in(plan.topology.production)[0]
+    assert by_name(plan, prod)["loki"].values["loki"]["commonConfig"]["replication_factor"] == 3
+
+
 def test_sampling_ratio_reaches_the_instrumentation(plans: dict[str, Plan]) -> None:
     plan = plans["factory-onprem"]
     cluster = plan.topology.clusters[0]

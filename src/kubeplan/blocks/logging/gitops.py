@@ -1,7 +1,8 @@
 """logging in the GitOps tree.
 
-- loki: Grafana Loki (community chart) in simple scalable mode on the cluster's bucket, with
-  retention from the spec enforced by the compactor, fed by Grafana Alloy. Alloy tails pod logs
+- loki: Grafana Loki (community chart) on the cluster's bucket in the plan's deployment mode
+  (Monolithic or Distributed; never the deprecated SimpleScalable), with retention from the
+  spec enforced by the compactor, fed by Grafana Alloy. Alloy tails pod logs
   through the Kubernetes API (`loki.source.kubernetes`), not from the node's disk, so it needs
   no hostPath and the logging namespace stays `restricted`; node (journal) logs are therefore
   not collected.
@@ -48,18 +49,56 @@ def _loki_storage(plan: Plan, cluster: Cluster) -> tuple[str, dict[str, Any]]:
     return "s3", {"type": "s3", "bucketNames": names, "s3": s3}
 
 
+# Targets of each mode; the chart refuses replicas in two modes at once, so the other mode's
+# targets are zeroed explicitly (the simple scalable ones default to three replicas).
+SCALABLE_TARGETS = ("read", "write", "backend")
+DISTRIBUTED_TARGETS = ("ingester", "distributor", "querier", "queryFrontend", "queryScheduler",
+                       "indexGateway", "compactor")
+LOKI_VOLUME_SIZE = "10Gi"
+MONOLITHIC = "Monolithic"  # the logging decision's deploymentMode for small platforms
+
+
+def _loki_targets(mode: str, writers: int, replicas: int,
+                  storage_class: str) -> dict[str, Any]:
+    """Replicas per target: `writers` copies of every stream, `replicas` of stateless ones."""
+    targets: dict[str, Any] = {t: {"replicas": 0} for t in SCALABLE_TARGETS}
+    if mode == MONOLITHIC:
+        # Replicated monolithic Loki needs object storage (it has it) and as many replicas as
+        # the replication factor, so each replica is also an ingester holding one copy.
+        targets["singleBinary"] = {"replicas": writers,
+                                   "persistence": {"enabled": True,
+                                                   "storageClass": storage_class}}
+        targets.update({t: {"replicas": 0} for t in DISTRIBUTED_TARGETS})
+        return targets
+    targets["singleBinary"] = {"replicas": 0}
+    targets.update({t: {"replicas": replicas} for t in DISTRIBUTED_TARGETS})
+    targets["ingester"] = {
+        "replicas": writers,
+        # The WAL on a volume: a restarted ingester replays what it had not yet flushed.
+        "persistence": {"enabled": True, "claims": [{
+            "name": "data", "accessModes": ["ReadWriteOnce"], "size": LOKI_VOLUME_SIZE,
+            "storageClass": storage_class}]},
+        # Zone-aware ingesters need the rollout-operator and its webhooks, which kubeplan does
+        # not deploy; the chart's hard anti-affinity still keeps each copy on its own node.
+        "zoneAwareReplication": {"enabled": False},
+    }
+    # One compactor per cluster applies retention and deletes; it must not run twice.
+    targets["compactor"] = {"replicas": 1}
+    return targets
+
+
 def _loki_values(plan: Plan, cluster: Cluster) -> dict[str, Any]:
     production = telemetry.is_production(plan, cluster)
     retention = telemetry.hours(str(plan.decision("logging").param("retention")))
     store, storage = _loki_storage(plan, cluster)
     prefix = cluster.name.replace("-", "_")
-    # Three writers keep every stream on three ingesters in production; elsewhere one copy.
+    mode = str(plan.decision("logging").param("deploymentMode"))
+    # Three copies of every stream on three ingesters in production; elsewhere one copy.
     writers = 3 if production else 1
     replicas = 2 if production else 1
-    persistence = {"storageClass": _storage_class(plan)}
     values: dict[str, Any] = {
         "fullnameOverride": telemetry.LOKI_NAME,
-        "deploymentMode": str(plan.decision("logging").param("deploymentMode")),
+        "deploymentMode": mode,
         "loki": {
             "auth_enabled": False,  # one tenant per cluster; Alloy and Grafana send no org id
             "commonConfig": {"replication_factor": writers},
@@ -77,10 +116,7 @@ def _loki_values(plan: Plan, cluster: Cluster) -> dict[str, Any]:
         },
         "serviceAccount": {"name": telemetry.service_account("loki"),
                            "annotations": telemetry.identity_annotations(plan, cluster, "loki")},
-        "singleBinary": {"replicas": 0},
-        "write": {"replicas": writers, "persistence": persistence},
-        "read": {"replicas": replicas},
-        "backend": {"replicas": replicas, "persistence": persistence},
+        **_loki_targets(mode, writers, replicas, _storage_class(plan)),
         "gateway": {"replicas": replicas},
         # Memcached sized for the cluster rather than the chart's 8 GiB default.
         "chunksCache": {"allocatedMemory": 2048 if production else 512},

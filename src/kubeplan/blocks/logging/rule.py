@@ -7,10 +7,14 @@ of JVM memory, disks sized for the index and a cluster to operate. The provider'
 service is the least work but bills per GB ingested and ties logs to one cloud; kubeplan picks
 it only when asked (spec.overrides.logging).
 
-Loki runs in simple scalable mode (read, write and backend targets on object storage). The
-Loki 3.x chart marks that mode deprecated, to be removed in Loki 4; moving to the distributed
-mode is a values change on the same bucket. Grafana Alloy ships the logs: Promtail is
-deprecated upstream and is never used.
+Loki's deployment mode follows the expected log volume. Small platforms run the monolithic
+mode (one binary running every target, replicated on object storage); larger ones run the
+distributed mode (distributor, ingester, querier, query frontend, query scheduler, index
+gateway and compactor scaled apart). The simple scalable mode is never used: the pinned chart
+marks it deprecated, to be removed in Loki 4 (and `SingleBinary` is only its deprecated alias
+for `Monolithic`). Both modes keep the same bucket and schema, so moving from one to the other
+is a values change. Grafana Alloy ships the logs: Promtail is deprecated upstream and is never
+used.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
+from kubeplan.decide.cost import AVERAGE_TO_PEAK, LOG_BYTES_PER_REQUEST
 from kubeplan.model import Scalar
 
 OBJECT_STORE = {
@@ -26,8 +31,24 @@ OBJECT_STORE = {
     "azure": "Azure Blob Storage container",
     "onprem": "Ceph RGW S3 bucket on Rook",
 }
-# The Loki chart's deploymentMode value for read, write and backend targets.
-LOKI_DEPLOYMENT_MODE = "SimpleScalable"
+# The Loki chart's deploymentMode values (chart 18.x names; not the deprecated SingleBinary).
+MONOLITHIC = "Monolithic"
+DISTRIBUTED = "Distributed"
+# The chart sizes the monolithic mode for "up to a few tens of GB/day"; take the low end. The
+# estimate uses the cost model's assumptions (bytes logged per request, average over peak load)
+# at the platform's peak, before node logs: 30 GB/day is reached at about 1,000 requests/s.
+MONOLITHIC_MAX_GB_PER_DAY = 30
+# Every monolithic replica also answers queries: with this many services (and the teams behind
+# them) searching at once, reads must scale apart from ingestion.
+MONOLITHIC_MAX_SERVICES = 30
+SECONDS_PER_DAY = 86_400
+GB = 10**9
+LOKI_MODES = {
+    MONOLITHIC: "Grafana Loki (monolithic mode: every target in one binary, three replicas in "
+                "production)",
+    DISTRIBUTED: "Grafana Loki (distributed mode: distributor, ingester, querier, query "
+                 "frontend, query scheduler, index gateway and compactor)",
+}
 PROVIDER_LOGGING = {
     "gcp": ("Google Cloud Logging (GKE system and workload logs, log bucket with custom "
             "retention)",),
@@ -37,13 +58,45 @@ PROVIDER_LOGGING = {
 }
 
 
+def log_gb_per_day(peak_rps: int) -> float:
+    """Application log volume at the given peak load, in GB per day (an estimate)."""
+    return peak_rps * AVERAGE_TO_PEAK * SECONDS_PER_DAY * LOG_BYTES_PER_REQUEST / GB
+
+
+def deployment_mode(peak_rps: int, services: int) -> str:
+    if (log_gb_per_day(peak_rps) > MONOLITHIC_MAX_GB_PER_DAY
+            or services > MONOLITHIC_MAX_SERVICES):
+        return DISTRIBUTED
+    return MONOLITHIC
+
+
+def _mode_reason(ctx: Context) -> str:
+    rps: int = ctx.get("traffic.peakRps")
+    services: int = ctx.get("workloads.services")
+    gb = log_gb_per_day(rps)
+    volume = f"spec.traffic.peakRps {rps} means about {gb:.0f} GB of logs a day"
+    over = []
+    if gb > MONOLITHIC_MAX_GB_PER_DAY:
+        over.append(f"{volume}, above the monolithic mode's {MONOLITHIC_MAX_GB_PER_DAY} GB/day")
+    if services > MONOLITHIC_MAX_SERVICES:
+        over.append(f"spec.workloads.services is {services}, above "
+                    f"{MONOLITHIC_MAX_SERVICES}")
+    if over:
+        return (f"{' and '.join(over)}, so Loki runs distributed: ingestion and queries scale "
+                "apart")
+    return (f"{volume} and spec.workloads.services is {services}, within "
+            f"{MONOLITHIC_MAX_GB_PER_DAY} GB/day and {MONOLITHIC_MAX_SERVICES} services, so Loki "
+            "runs monolithic (three replicas in production, one elsewhere)")
+
+
 class Logging(Rule):
     block = "logging"
     title = "Log aggregation"
     choices = (
         Choice("loki",
-               "Grafana Loki in simple scalable mode on object storage, fed by Grafana Alloy, "
-               "queried from the same Grafana as metrics.",
+               "Grafana Loki on object storage (monolithic for small platforms, distributed "
+               "for large ones), fed by Grafana Alloy, queried from the same Grafana as "
+               "metrics.",
                "Cheap to run and keep: only labels are indexed and chunks live in a bucket; "
                "searching for a word scans every chunk in the time range, so free-text "
                "searches over days are slow."),
@@ -74,19 +127,21 @@ class Logging(Rule):
             "spec.observability.logSearch is labels: logs are found by namespace, pod and app "
             "labels, which Loki indexes cheaply while keeping chunks in "
             f"object storage ({OBJECT_STORE[ctx.provider]}) for spec.observability.retention "
-            f"{ctx.get('observability.retention')}.",
+            f"{ctx.get('observability.retention')}; {_mode_reason(ctx)}.",
             self.parameters("loki", ctx))
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         params: dict[str, Scalar] = {"retention": str(ctx.get("observability.retention"))}
         if choice == "loki":
-            params["deploymentMode"] = LOKI_DEPLOYMENT_MODE
+            params["deploymentMode"] = deployment_mode(ctx.get("traffic.peakRps"),
+                                                       ctx.get("workloads.services"))
         return params
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider
         if choice == "loki":
-            return ("Grafana Loki (simple scalable mode: read, write and backend targets)",
+            return (LOKI_MODES[deployment_mode(ctx.get("traffic.peakRps"),
+                                               ctx.get("workloads.services"))],
                     f"{OBJECT_STORE[provider]} for Loki chunks and TSDB index",
                     "Grafana Alloy (DaemonSet) collecting pod and node logs")
         if choice == "elasticsearch":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,19 @@ def test_autoscaler_bounds_hold_the_sized_node_pools(example: Path) -> None:
     for pool in plan.cost.node_pools:
         ceiling = max_nodes(TerraformEnv(plan, pool.environment)) * POOL_ZONES
         assert ceiling >= pool.nodes, (pool.cluster, pool.nodes, ceiling)
+
+
+@pytest.mark.parametrize("example", ["regulated-payments", "shop"])
+def test_service_routes_attach_where_the_platform_routes_do(example: str) -> None:
+    """The delivery pipeline's service route and the ingress block's app route share a parent:
+    behind the Istio gateway when the mesh is STRICT, else the platform Gateway's HTTPS."""
+    import yaml
+
+    tree = app.build_tree(_plan(example))
+    service = yaml.safe_load(tree.get("delivery/example-service/deploy/httproute.yaml"))
+    app_routes = [yaml.safe_load(data) for path, data in tree
+                  if path.startswith("gitops/clusters/") and "/manifests/apps/" in path
+                  and path.endswith(".yaml") and b"kind: HTTPRoute" in data]
+    assert app_routes, "the ingress block renders an application route"
+    parents = {json.dumps(p, sort_keys=True) for r in app_routes for p in r["spec"]["parentRefs"]}
+    assert {json.dumps(p, sort_keys=True) for p in service["spec"]["parentRefs"]} <= parents

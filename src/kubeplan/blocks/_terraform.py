@@ -23,6 +23,7 @@ BLOCKS: tuple[str, ...] = (
     "load_balancer",
     "ingress",
     "registry",
+    "ci",
     "secrets",
     "backup",
     "logging",

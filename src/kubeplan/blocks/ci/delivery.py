@@ -8,7 +8,10 @@ release files promotions edit, and this repository's own platform pipeline.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kubeplan.blocks.ci import delivery_github, delivery_gitlab
+from kubeplan.blocks.ci import terraform as trust_outputs
 from kubeplan.model import Plan
 from kubeplan.render.delivery import (
     DEFAULT_BRANCH,
@@ -19,10 +22,12 @@ from kubeplan.render.delivery import (
     RELEASES_DIR,
     SERVICE,
     DeliveryInputs,
+    Setting,
     pipeline_stages,
     platform_settings,
     promotion_order,
     registry_contract,
+    terraform_dir,
     terraform_layers,
 )
 from kubeplan.render.delivery.service import (
@@ -92,12 +97,24 @@ def _code(text: str) -> str:
     return f"`{text}`" if " " not in text else text
 
 
+def _trust_source(plan: Plan, setting: Setting) -> Setting:
+    """Point the image-push identity settings at the registry layer's outputs (ci/terraform.py
+    renders that OIDC trust when the registry is the provider's); the platform pipeline's own
+    plan and apply identities keep their one-time setup."""
+    output = trust_outputs.OUTPUTS.get(setting.name)
+    if output is None or "registry" not in terraform_layers(plan):
+        return setting
+    return replace(setting, source=f"Terraform output `{output}` of "
+                                   f"`{terraform_dir('<environment>', 'registry')}`")
+
+
 def readme(plan: Plan, inputs: DeliveryInputs) -> str:
     github = plan.choice("ci") == "github-actions"
     ci = "GitHub Actions" if github else "GitLab CI"
     module = delivery_github if github else delivery_gitlab
-    settings = [s for s in (*inputs.registry.settings, *platform_settings(plan),
-                            *module.promotion_settings(plan))
+    settings = [_trust_source(plan, s) for s in (*inputs.registry.settings,
+                                                 *platform_settings(plan),
+                                                 *module.promotion_settings(plan))
                 if s.only in ("", plan.choice("ci"))]
     lines = [
         f"# Delivery ({ci})",

@@ -6,6 +6,11 @@ Provider specifics: GKE Gateway takes the certificate map and SSL policy the edg
 (GCPGatewayPolicy) and logs/drains per backend (GCPBackendPolicy); the AWS Load Balancer
 Controller gets an internet-facing ALB with ACM certificates found by hostname; Envoy Gateway
 and Istio run proxies behind a Layer-4 load balancer with a cert-manager certificate.
+
+With Istio's mesh (mTLS STRICT) and any other implementation, the edge's only backend is an
+Istio gateway in its own namespace: the edge's plaintext would be refused by meshed pods, so
+the Istio gateway takes it and forwards it into the mesh over mTLS, and the application routes
+attach to that gateway instead of the edge.
 """
 
 from __future__ import annotations
@@ -16,11 +21,20 @@ from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL
-from kubeplan.render.gitops.network import GATEWAY_NAMESPACE, gateway_address
+from kubeplan.render.gitops.network import (
+    GATEWAY_NAMESPACE,
+    MESH_GATEWAY,
+    MESH_GATEWAY_NAMESPACE,
+    MESH_GATEWAY_SERVICE,
+    PLATFORM_GATEWAY,
+    app_parent_ref,
+    gateway_address,
+    mesh_gateway,
+)
 from kubeplan.render.gitops.objects import MANAGED_BY, TIER_LABEL, obj
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
-GATEWAY = "platform"
+GATEWAY = PLATFORM_GATEWAY
 TLS_SECRET = "platform-tls"
 CERTIFICATE = "platform"
 ACME_ISSUER = "letsencrypt"  # the ClusterIssuer the dns block creates
@@ -30,6 +44,10 @@ IN_CLUSTER_PROXIES = ("envoy-gateway", "istio-gateway")
 # ALB TLS policy with TLS 1.3 and 1.2 only.
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 METALLB_POOL = "gateway"  # the IPAddressPool the cluster block creates on-prem
+MESH_GATEWAY_PORT = 80
+# The Istio proxy's readiness endpoint, on its status port (the Service exposes it too).
+MESH_GATEWAY_STATUS_PORT = 15021
+MESH_GATEWAY_READY_PATH = "/healthz/ready"
 
 
 def _production(plan: Plan, cluster: Cluster) -> bool:
@@ -67,6 +85,7 @@ def _gateway(plan: Plan, class_name: str, listeners: list[dict[str, Any]], *,
 def _routes(plan: Plan) -> list[dict[str, Any]]:
     domain = plan.metadata.domain
     parent = {"name": GATEWAY, "namespace": GATEWAY_NAMESPACE}
+    app_parent = app_parent_ref(plan)
     return [
         obj(GATEWAY_API, "HTTPRoute", "https-redirect", GATEWAY_NAMESPACE, labels=MANAGED_BY,
             spec={"parentRefs": [{**parent, "sectionName": "http"}],
@@ -74,7 +93,7 @@ def _routes(plan: Plan) -> list[dict[str, Any]]:
                       "scheme": "https", "statusCode": 301}}]}]}),
         # The domain's root: the application's entry Service (the delivery pipeline deploys it).
         obj(GATEWAY_API, "HTTPRoute", "platform", naming.APP_NAMESPACE, labels=MANAGED_BY,
-            spec={"parentRefs": [{**parent, "sectionName": "https"}],
+            spec={"parentRefs": [app_parent],
                   "hostnames": [domain],
                   "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                              "backendRefs": [{"name": naming.APP_ENTRY_SERVICE,
@@ -92,9 +111,72 @@ def _certificate(plan: Plan) -> dict[str, Any]:
                                  "group": "cert-manager.io"}})
 
 
+def _mesh_gateway(plan: Plan) -> Addon:
+    """The Istio gateway that is the edge's only backend, the edge's route to it and the
+    provider's backend settings for its Service."""
+    domain = plan.metadata.domain
+    choice = plan.choice("ingress")
+    # The ALB's Gateway has one HTTPS listener for the apex and one for the subdomains.
+    sections = (["https", "https-subdomains"] if choice == "aws-load-balancer-controller"
+                else ["https"])
+    objects: list[dict[str, Any]] = [
+        # Istio's recommended Gateway API deployment: istiod creates the proxies' Deployment
+        # and Service from this Gateway. The edge terminates TLS, so the Service stays
+        # cluster-internal (container-native load balancing reaches its pods directly).
+        obj(GATEWAY_API, "Gateway", MESH_GATEWAY, MESH_GATEWAY_NAMESPACE, labels=MANAGED_BY,
+            annotations={"networking.istio.io/service-type": "ClusterIP"},
+            spec={"gatewayClassName": "istio", "listeners": [{
+                "name": "http", "protocol": "HTTP", "port": MESH_GATEWAY_PORT,
+                "allowedRoutes": {"namespaces": {
+                    "from": "Selector", "selector": {"matchExpressions": [
+                        {"key": TIER_LABEL, "operator": "Exists"}]}}}}]}),
+        # Same namespace as the Service it sends to, so no ReferenceGrant is needed.
+        obj(GATEWAY_API, "HTTPRoute", "mesh-gateway", MESH_GATEWAY_NAMESPACE,
+            labels=MANAGED_BY, spec={
+                "parentRefs": [{"name": GATEWAY, "namespace": GATEWAY_NAMESPACE,
+                                "sectionName": section} for section in sections],
+                "hostnames": [domain, f"*.{domain}"],
+                "rules": [{"backendRefs": [{"name": MESH_GATEWAY_SERVICE,
+                                            "port": MESH_GATEWAY_PORT}]}]}),
+    ]
+    if choice == "gke-gateway":
+        objects += _gke_backend_policies(MESH_GATEWAY_NAMESPACE, MESH_GATEWAY_SERVICE,
+                                         MESH_GATEWAY_STATUS_PORT, MESH_GATEWAY_READY_PATH)
+    elif choice == "aws-load-balancer-controller":
+        objects.append(obj(
+            "gateway.k8s.aws/v1", "TargetGroupConfiguration", MESH_GATEWAY_SERVICE,
+            MESH_GATEWAY_NAMESPACE, labels=MANAGED_BY, spec={
+                "targetReference": {"name": MESH_GATEWAY_SERVICE},
+                "defaultConfiguration": {"targetType": "ip", "healthCheckConfig": {
+                    "healthCheckProtocol": "HTTP",
+                    "healthCheckPort": str(MESH_GATEWAY_STATUS_PORT),
+                    "healthCheckPath": MESH_GATEWAY_READY_PATH}}}))
+    return Addon(name="mesh-gateway", namespace=MESH_GATEWAY_NAMESPACE, phase="config",
+                 objects=tuple(objects), objects_phase="config")
+
+
 def _gateway_api_crds() -> Addon:
     return Addon(name="gateway-api-crds", namespace=GATEWAY_NAMESPACE, phase="crds",
                  chart="gateway-api-crds")
+
+
+def _gke_backend_policies(namespace: str, service: str, health_port: int,
+                          health_path: str) -> list[dict[str, Any]]:
+    """Logging, draining and the health check of the load balancer's backend Service."""
+    target = {"group": "", "kind": "Service", "name": service}
+    return [
+        obj("networking.gke.io/v1", "GCPBackendPolicy", service, namespace, labels=MANAGED_BY,
+            spec={"default": {"logging": {"enabled": True, "sampleRate": 100000},
+                              "timeoutSec": 30,
+                              "connectionDraining": {"drainingTimeoutSec": 30}},
+                  "targetRef": target}),
+        obj("networking.gke.io/v1", "HealthCheckPolicy", service, namespace, labels=MANAGED_BY,
+            spec={"default": {"checkIntervalSec": 5, "timeoutSec": 5, "healthyThreshold": 2,
+                              "unhealthyThreshold": 3, "logConfig": {"enabled": True},
+                              "config": {"type": "HTTP", "httpHealthCheck": {
+                                  "port": health_port, "requestPath": health_path}}},
+                  "targetRef": target}),
+    ]
 
 
 def _gke(plan: Plan, cluster: Cluster) -> list[Addon]:
@@ -117,23 +199,12 @@ def _gke(plan: Plan, cluster: Cluster) -> list[Addon]:
             labels=MANAGED_BY, spec={
                 "default": {"sslPolicy": naming.ssl_policy(plan, cluster.environment)},
                 "targetRef": gateway_ref}),
-        obj("networking.gke.io/v1", "GCPBackendPolicy", naming.APP_ENTRY_SERVICE,
-            naming.APP_NAMESPACE, labels=MANAGED_BY, spec={
-                "default": {"logging": {"enabled": True, "sampleRate": 100000},
-                            "timeoutSec": 30,
-                            "connectionDraining": {"drainingTimeoutSec": 30}},
-                "targetRef": {"group": "", "kind": "Service",
-                              "name": naming.APP_ENTRY_SERVICE}}),
-        obj("networking.gke.io/v1", "HealthCheckPolicy", naming.APP_ENTRY_SERVICE,
-            naming.APP_NAMESPACE, labels=MANAGED_BY, spec={
-                "default": {"checkIntervalSec": 5, "timeoutSec": 5, "healthyThreshold": 2,
-                            "unhealthyThreshold": 3, "logConfig": {"enabled": True},
-                            "config": {"type": "HTTP", "httpHealthCheck": {
-                                "port": 80, "requestPath": "/healthz"}}},
-                "targetRef": {"group": "", "kind": "Service",
-                              "name": naming.APP_ENTRY_SERVICE}}),
-        *_routes(plan),
     ]
+    if not mesh_gateway(plan):
+        # Otherwise the load balancer's backend is the mesh gateway (see _mesh_gateway).
+        objects += _gke_backend_policies(naming.APP_NAMESPACE, naming.APP_ENTRY_SERVICE, 80,
+                                         "/healthz")
+    objects += _routes(plan)
     # GKE installs and upgrades the Gateway API CRDs itself: nothing to install here.
     return [Addon(name="gateway", namespace=GATEWAY_NAMESPACE, phase="config",
                   objects=tuple(objects), objects_phase="config")]
@@ -257,7 +328,7 @@ def _cilium(plan: Plan, cluster: Cluster) -> list[Addon]:
                   objects=objects, objects_phase="config")]
 
 
-def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
+def _edge(plan: Plan, cluster: Cluster) -> list[Addon]:
     choice = plan.choice("ingress")
     if choice == "gke-gateway":
         return _gke(plan, cluster)
@@ -271,3 +342,10 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         return _cilium(plan, cluster)
     # application-gateway-for-containers: no pinned chart or CRDs to render and prove.
     return []
+
+
+def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
+    out = _edge(plan, cluster)
+    if mesh_gateway(plan):
+        out.append(_mesh_gateway(plan))
+    return out

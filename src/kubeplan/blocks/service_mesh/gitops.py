@@ -28,6 +28,8 @@ def _istio(plan: Plan, cluster: Cluster) -> list[Addon]:
         "global": {"priorityClassName": PRIORITY_CRITICAL},
         "replicaCount": 2 if production else 1,
         "autoscaleMin": 2 if production else 1,
+        # Gateways istiod deploys from Gateway objects then meet Pod Security "restricted".
+        "gateways": {"seccompProfile": {"type": "RuntimeDefault"}},
     }
     objects: list[dict[str, Any]] = [
         obj("security.istio.io/v1", "PeerAuthentication", "default", ISTIO_NAMESPACE,

@@ -59,10 +59,8 @@ SCAN_IGNORE_UNFIXED = True
 RELEASE_TAG = "<commit sha>"
 PREVIEW_TAG_PREFIX = "pr-"
 
-# The platform Gateway that application HTTPRoutes attach to (rendered by the GitOps target) and
-# the GitOps controllers' namespaces.
-GATEWAY_NAME = "platform"
-GATEWAY_NAMESPACE = "gateway"
+# The GitOps controllers' namespaces (where application routes attach comes from
+# render.gitops.network.app_parent_ref, shared with the ingress block).
 ARGOCD_NAMESPACE = "argocd"
 FLUX_NAMESPACE = "flux-system"
 # The Flux source of this repository, as the GitOps target's `flux/sync.yaml` names it.

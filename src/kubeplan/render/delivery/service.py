@@ -20,13 +20,12 @@ from kubeplan.render.delivery import (
     ARGOCD_NAMESPACE,
     DEFAULT_BRANCH,
     FLUX_NAMESPACE,
-    GATEWAY_NAME,
-    GATEWAY_NAMESPACE,
     IN_CLUSTER,
     SERVICE,
     SERVICE_PORT,
     repositories,
 )
+from kubeplan.render.gitops.network import app_parent_ref
 
 SOURCES = ("main.go", "main_test.go", "go.mod")
 DEPLOY_PATH = "deploy"
@@ -152,7 +151,7 @@ def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
         "kind": "HTTPRoute",
         "metadata": {"name": SERVICE, "labels": labels},
         "spec": {
-            "parentRefs": [{"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE}],
+            "parentRefs": [app_parent_ref(plan)],
             # Each release and preview sets its own hostname.
             "hostnames": [hostname(plan, plan.topology.production)],
             "rules": [{"backendRefs": [{"name": SERVICE, "port": 80}]}],

@@ -167,6 +167,14 @@ def network_policies(plan: Plan, cluster: Cluster, addons: Sequence[Addon],
         net.webhook_ports.update(_webhook_ports(addon))
         net.egress_any.extend(_extra_egress(plan, addon))
     backends = _route_backends(addons) | {naming.APP_NAMESPACE}
+    if network.mesh_gateway(plan) and network.MESH_GATEWAY_NAMESPACE in nets:
+        # Applications receive requests only from the mesh's gateway (over HBONE); the edge
+        # reaches that gateway, never the application pods.
+        backends.discard(naming.APP_NAMESPACE)
+        nets[network.MESH_GATEWAY_NAMESPACE].gateway_dataplane = True
+        nets[naming.APP_NAMESPACE].ingress_from_namespaces.append(
+            (network.MESH_GATEWAY_NAMESPACE, [],
+             "requests routed by the Istio gateway that carries edge traffic into the mesh"))
     for name in sorted(backends & set(nets)):
         nets[name].gateway_backend = True
     if ingress_choice in GATEWAY_LISTENERS and network.GATEWAY_NAMESPACE in nets:

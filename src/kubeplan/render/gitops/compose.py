@@ -18,7 +18,7 @@ from typing import Any
 
 from kubeplan.errors import RenderError
 from kubeplan.model import Cluster, Plan
-from kubeplan.render.gitops import argocd, flux, outputs
+from kubeplan.render.gitops import argocd, flux, network, outputs
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import baseline_addon
 from kubeplan.render.gitops.objects import cluster_dir, kustomization, object_file
@@ -137,6 +137,20 @@ def readme(plan: Plan, cluster: Cluster, planned: Sequence[Unit], substitute: bo
             "",
             *[f"- `{name}`: {what}" for name, what in sorted(outputs.known().items())
               if _uses(planned, name)],
+            "",
+        ]
+    if network.mesh_gateway(plan):
+        lines += [
+            "## Request path",
+            "",
+            f"The edge gateway (`{network.GATEWAY_NAMESPACE}` namespace, "
+            f"{plan.choice('ingress')}) terminates TLS and has one backend: the Istio gateway "
+            f"`{network.MESH_GATEWAY}` (class `istio`) in `{network.MESH_GATEWAY_NAMESPACE}`, "
+            f"through its Service `{network.MESH_GATEWAY_SERVICE}`. Meshed pods accept only "
+            "mutual TLS (PeerAuthentication STRICT), so the Istio gateway carries each request "
+            "into the mesh over mTLS (HBONE); application HTTPRoutes attach to it, not to the "
+            "edge gateway. NetworkPolicies let the edge reach only the Istio gateway, and the "
+            "application namespace accept requests only from it.",
             "",
         ]
     lines += [

@@ -29,6 +29,16 @@ API = "networking.k8s.io/v1"
 # Where traffic from the internet enters the cluster's pods (Gateway objects and, for in-cluster
 # implementations, the proxies themselves).
 GATEWAY_NAMESPACE = "gateway"
+# With Istio's mesh and any other ingress, the edge sends every request to an Istio gateway in
+# this namespace, which carries it into the mesh over mTLS (STRICT refuses plaintext to pods).
+MESH_GATEWAY_NAMESPACE = "istio-ingress"
+MESH_GATEWAY = "ingress"
+# istiod deploys a Gateway of class istio as a Deployment and Service named <Gateway>-<class>.
+MESH_GATEWAY_SERVICE = f"{MESH_GATEWAY}-istio"
+# Ingress implementations that can front the mesh gateway (application-gateway-for-containers
+# renders nothing; istio-gateway already is the mesh's own gateway).
+EDGE_BEFORE_MESH_GATEWAY = ("gke-gateway", "aws-load-balancer-controller", "envoy-gateway",
+                            "cilium-gateway")
 DNS_SELECTOR = {"namespaceSelector": {"matchLabels": {NAME_LABEL: "kube-system"}},
                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
 PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
@@ -79,6 +89,26 @@ def gateway_address(plan: Plan, cluster: Cluster) -> str | None:
     return str(IPv4Network(str(edge))[GATEWAY_ADDRESS_INDEX]) if edge else None
 
 
+def mesh_gateway(plan: Plan) -> bool:
+    """True when requests enter the Istio mesh through an Istio gateway behind the edge."""
+    return (plan.choice("service_mesh") == "istio"
+            and plan.choice("ingress") in EDGE_BEFORE_MESH_GATEWAY)
+
+
+# The platform's own Gateway (the ingress block renders it) and where application routes attach.
+PLATFORM_GATEWAY = "platform"
+
+
+def app_parent_ref(plan: Plan) -> dict[str, str]:
+    """Where application HTTPRoutes attach: the Istio gateway inside the mesh when an edge
+    gateway sits in front of it (plaintext from the edge would be refused under STRICT mTLS),
+    else the platform Gateway's HTTPS listener. The ingress block and the delivery pipeline's
+    service routes both use this, so they cannot disagree."""
+    if mesh_gateway(plan):
+        return {"name": MESH_GATEWAY, "namespace": MESH_GATEWAY_NAMESPACE, "sectionName": "http"}
+    return {"name": PLATFORM_GATEWAY, "namespace": GATEWAY_NAMESPACE, "sectionName": "https"}
+
+
 def metallb_pool(plan: Plan, cluster: Cluster) -> str | None:
     edge = plan.decision("network").parameters.get(f"edgeCidr.{cluster.region}")
     return str(edge) if edge else None
@@ -115,6 +145,7 @@ class NamespaceNet:
     gateway_backend: bool = False
     gateway_dataplane: bool = False
     egress_to_namespaces: list[tuple[str, list[Port], str]] = field(default_factory=list)
+    ingress_from_namespaces: list[tuple[str, list[Port], str]] = field(default_factory=list)
 
 
 def _policy(name: str, namespace: str, reason: str, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,6 +239,12 @@ def policies(ns: NamespaceNet, ctx: Context) -> list[dict[str, Any]]:
             rule["ports"] = _ports(ports)
         out.append(_policy(f"allow-egress-to-{target}", name, reason,
                            {"podSelector": {}, "policyTypes": ["Egress"], "egress": [rule]}))
+    for source, ports, reason in ns.ingress_from_namespaces:
+        rule = {"from": [_ns(source)]}
+        if ports:
+            rule["ports"] = _ports(ports)
+        out.append(_policy(f"allow-ingress-from-{source}", name, reason,
+                           {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [rule]}))
     if ns.gateway_backend:
         if ctx.lb_sources:
             out.append(_policy(

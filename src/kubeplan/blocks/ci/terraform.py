@@ -89,14 +89,6 @@ def _github(env: TerraformEnv) -> bool:
 # --- GCP ----------------------------------------------------------------------------------------
 
 
-def _registry_regions(env: TerraformEnv) -> list[str]:
-    """The regions holding a Docker repository: the registry block's rule (primary region, plus
-    `replicateTo` when it is one of the environment's regions)."""
-    second = str(env.param("registry", "replicateTo", ""))
-    out = [env.primary_region]
-    if second and second in env.regions and second != env.primary_region:
-        out.append(second)
-    return out
 
 
 def _gcp(env: TerraformEnv) -> Contribution:
@@ -135,7 +127,7 @@ def _gcp(env: TerraformEnv) -> Contribution:
               member=template("principalSet://iam.googleapis.com/", ref(pool, "name"),
                               f"/attribute.{claim}/", Expr("each.value"))),
     ]
-    for region in _registry_regions(env):
+    for region in env.registry_regions:
         repository = f"google_artifact_registry_repository.images_{slug(region)}"
         blocks.append(block(
             "resource", "google_artifact_registry_repository_iam_member", f"ci_{slug(region)}",

@@ -23,13 +23,6 @@ FILE = "registry"
 UNTAGGED_DAYS = 14
 
 
-def regions(env: TerraformEnv) -> list[str]:
-    """Where the environment keeps images: its primary region, plus the second one if any."""
-    second = str(env.param("registry", "replicateTo", ""))
-    out = [env.primary_region]
-    if second and second in env.regions and second != env.primary_region:
-        out.append(second)
-    return out
 
 
 def contribute(env: TerraformEnv) -> list[Contribution]:
@@ -47,14 +40,14 @@ def contribute(env: TerraformEnv) -> list[Contribution]:
     if env.provider == "gcp":
         return [_gcp(env)]
     if env.provider == "aws":
-        return [terraform_aws.contribute(env, regions(env))]
-    return [terraform_azure.contribute(env, regions(env))]
+        return [terraform_aws.contribute(env, env.registry_regions)]
+    return [terraform_azure.contribute(env, env.registry_regions)]
 
 
 def _gcp(env: TerraformEnv) -> Contribution:
     blocks: list[Block] = []
     urls: dict[str, Value] = {}
-    for region in regions(env):
+    for region in env.registry_regions:
         blocks += gcp.crypto_key(env, LAYER, "images", region, agents=("artifactregistry",))
         name = f"images_{slug(region)}"
         blocks.append(block(

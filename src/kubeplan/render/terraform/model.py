@@ -142,6 +142,17 @@ class TerraformEnv:
         return self.regions[0]
 
     @property
+    def registry_regions(self) -> list[str]:
+        """Where the environment keeps images: its primary region, plus the registry decision's
+        `replicateTo` when that is one of the environment's regions. The registry layer creates
+        repositories there and the CI trust grants pushes there, so both read this one rule."""
+        second = str(self.param("registry", "replicateTo", ""))
+        out = [self.primary_region]
+        if second and second in self.regions and second != self.primary_region:
+            out.append(second)
+        return out
+
+    @property
     def production(self) -> bool:
         return self.environment == self.plan.topology.production
 

@@ -67,17 +67,26 @@ def _load(path: Path) -> Any:
     return yaml.safe_load(path.read_text("utf-8"))
 
 
-# --- rules kubeplan holds pipelines to ------------------------------------------------------
-
-def workflow_rules(root: Path, files: Iterable[Path]) -> list[Finding]:
-    findings: list[Finding] = []
+def _parsed(root: Path, files: Iterable[Path],
+            findings: list[Finding] | None) -> Iterator[tuple[str, Path, Any]]:
+    """(relative path, path, data) of each file that is YAML; a file that is not is reported
+    into `findings` (or skipped when None: another rule reports it already)."""
     for path in files:
         rel = _rel(root, path)
         try:
             data = _load(path)
         except yaml.YAMLError as exc:
-            findings.append(Finding(rel, f"not YAML: {exc}", NAME))
+            if findings is not None:
+                findings.append(Finding(rel, f"not YAML: {exc}", NAME))
             continue
+        yield rel, path, data
+
+
+# --- rules kubeplan holds pipelines to ------------------------------------------------------
+
+def workflow_rules(root: Path, files: Iterable[Path]) -> list[Finding]:
+    findings: list[Finding] = []
+    for rel, _path, data in _parsed(root, files, findings):
         if not isinstance(data, dict):
             continue
         if data.get("permissions") == "write-all":
@@ -134,13 +143,7 @@ def _images(node: Any) -> Iterator[str]:
 
 def gitlab_rules(root: Path, files: Iterable[Path]) -> list[Finding]:
     findings: list[Finding] = []
-    for path in files:
-        rel = _rel(root, path)
-        try:
-            data = _load(path)
-        except yaml.YAMLError as exc:
-            findings.append(Finding(rel, f"not YAML: {exc}", NAME))
-            continue
+    for rel, _path, data in _parsed(root, files, findings):
         for image in _images(data):
             name = image.split("@", 1)[0]
             tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
@@ -155,8 +158,7 @@ def terraform_references(root: Path, files: Iterable[Path]) -> list[Finding]:
     if not (root / "terraform").is_dir():
         return []
     findings: list[Finding] = []
-    for path in files:
-        data = _load(path)
+    for _rel_path, path, data in _parsed(root, files, None):
         text = path.read_text("utf-8")
         pairs = set(_TF_DIR.findall(text))
         pairs |= _matrix_pairs(data)

@@ -121,3 +121,34 @@ def test_corrupt_manifest_is_a_usage_error(tmp_path: Path) -> None:
     (out / ".kubeplan/manifest.json").write_text("{not json")
     with pytest.raises(UsageError):
         write_tree(OutputTree(), out)
+
+
+def test_decision_warnings_reach_plan_and_record(tmp_path: Path) -> None:
+    """A rule's warning is the decision's, listed in the plan and in its record, and is not
+    smuggled through the parameters renderers read."""
+    import yaml
+
+    from .conftest import spec_with
+
+    spec = tmp_path / "platform.yaml"
+    spec.write_text(yaml.safe_dump(spec_with({
+        "operations": {"kubernetes": "self-managed", "dedicatedPlatformTeam": False}})))
+    out = tmp_path / "platform"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    plan = json.loads((out / "plan.json").read_text())
+    cluster = next(d for d in plan["decisions"] if d["block"] == "cluster")
+    assert cluster["warnings"] and "warning" not in cluster["parameters"]
+    assert cluster["warnings"][0] in plan["warnings"]
+    assert cluster["warnings"][0] in (out / "docs/decisions/0002-cluster.md").read_text()
+
+
+def test_a_pipeline_that_is_not_yaml_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    from kubeplan.check import delivery
+
+    (tmp_path / "terraform").mkdir()
+    broken = tmp_path / ".gitlab-ci.yml"
+    broken.write_text("jobs: [\n")
+    findings = delivery.gitlab_rules(tmp_path, [broken])
+    assert [f.file for f in findings] == [".gitlab-ci.yml"]
+    assert "not YAML" in findings[0].message
+    assert delivery.terraform_references(tmp_path, [broken]) == []  # reported once, above

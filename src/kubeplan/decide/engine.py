@@ -88,17 +88,21 @@ def _decide_one(rule: Rule, data: dict[str, Any], name: str,
     alternatives = tuple(
         Alternative(choice=c.id, tradeoff=c.tradeoff) for c in rule.choices if c.id != choice
     )
+    # Before the decision is built: what these read belongs in its inputs.
+    components = rule.components(choice, ctx)
+    warnings = tuple(rule.warnings(choice, ctx))
     return Decision(
         block=rule.block,
         title=rule.title,
         choice=choice,
-        components=rule.components(choice, ctx),
+        components=components,
         rationale=rationale,
         inputs=tuple(ctx.read),
         alternatives=alternatives,
         overridden=overridden,
         consequences=rule.choice_named(choice).tradeoff,
         parameters=parameters,
+        warnings=warnings,
     )
 
 
@@ -116,7 +120,7 @@ def make_plan(loaded: LoadedSpec, registry: Registry) -> Plan:
     topology = topology_of(topology_decision, platform)
     availability = estimate(decisions, topology, platform.spec.provider,
                             platform.spec.availability.target)
-    warnings = [w for d in decisions.values() for w in _warnings_of(d)]
+    warnings = [w for d in decisions.values() for w in d.warnings]
     if availability.estimate < availability.target:
         warnings.append(
             f"spec.availability.target {availability.target}% is above what this design can "
@@ -139,11 +143,6 @@ def make_plan(loaded: LoadedSpec, registry: Registry) -> Plan:
         warnings=tuple(warnings),
         inputs=data,
     )
-
-
-def _warnings_of(decision: Decision) -> list[str]:
-    text = decision.parameters.get("warning")
-    return [str(text)] if text else []
 
 
 def topology_of(decision: Decision, platform: Platform) -> Topology:

@@ -106,6 +106,11 @@ class Rule(ABC):
         """Tunables for an overridden choice (a decided one returns them in its Outcome)."""
         return {}
 
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        """Risks of `choice` for this spec that the user should read (decided or overridden
+        alike); the engine attaches them to the decision and lists them in the plan."""
+        return ()
+
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         """Why `choice` cannot hold for this spec (checked for overrides)."""
         return None

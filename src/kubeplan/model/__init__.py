@@ -39,6 +39,7 @@ class Decision(_Frozen):
     alternatives: tuple[Alternative, ...]
     overridden: bool = False
     consequences: str = ""  # the chosen option's own trade-off
+    warnings: tuple[str, ...] = ()  # risks of this choice for this spec
     # Tunables the renderers need (sampling ratio, backup schedule, ...): flat and typed.
     parameters: dict[str, Scalar] = Field(default_factory=dict)
 

@@ -44,6 +44,8 @@ def render_record(plan: Plan, index: int, decision: Decision) -> str:
     lines += ["## Alternatives", "", "| choice | trade-off |", "|---|---|"]
     lines += [f"| {a.choice} | {a.tradeoff} |" for a in decision.alternatives]
     lines += ["", "## Consequences", "", decision.consequences, ""]
+    if decision.warnings:
+        lines += ["Warnings for this spec:", ""] + [f"- {w}" for w in decision.warnings] + [""]
     share = plan.cost.by("block").get(decision.block)
     if share:
         lines += [f"Its share of the rough monthly estimate at list prices is {share:,.2f} "

@@ -133,20 +133,22 @@ class Backup(Rule):
         }
         if choice == "velero-etcd":
             params["etcdSnapshotSchedule"] = cron(backup_period(min(rpo, ETCD_MAX_PERIOD)))
-        warnings = []
+        return params
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        rpo = parse_duration(ctx.get("availability.rpo"))
+        out: list[str] = []
         if rpo < PERIODS[0]:
-            warnings.append(
+            out.append(
                 f"spec.availability.rpo {format_duration(rpo)} is shorter than scheduled "
                 f"backups can run (every {format_duration(PERIODS[0])}); data that must lose "
                 "less needs replication in the database itself")
         if choice == "velero" and ctx.choice("cluster") == "self-managed":
-            warnings.append(
+            out.append(
                 "backup: velero on self-managed clusters takes no etcd snapshots; a lost "
                 "control plane is then rebuilt and refilled from Velero backups, which is "
                 "slower than an etcd restore")
-        if warnings:
-            params["warning"] = "; ".join(warnings)
-        return params
+        return tuple(out)
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider

@@ -41,23 +41,22 @@ class Cluster(Rule):
             return Outcome("self-managed",
                            "spec.provider is onprem, where no managed control plane exists, so "
                            "clusters are kubeadm-built with etcd snapshots, encryption at rest "
-                           "and scheduled node patching.", {**params, **self._team_warning(ctx)})
+                           "and scheduled node patching.", params)
         if wanted == "self-managed":
             return Outcome("self-managed",
                            f"spec.operations.kubernetes asks for self-managed clusters on "
                            f"{provider}; etcd backup, encryption and upgrades become yours.",
-                           {**params, **self._team_warning(ctx)})
+                           params)
         return Outcome("managed",
                        f"spec.provider {provider} offers managed Kubernetes and "
                        f"spec.operations.kubernetes is {wanted}: the provider runs the control "
                        "plane, etcd and upgrades, which is the least operations work.", params)
 
-    def _team_warning(self, ctx: Context) -> dict[str, Scalar]:
-        if ctx.get("operations.dedicatedPlatformTeam"):
-            return {}
-        return {"warning": "self-managed clusters need a team that patches nodes, upgrades "
-                           "Kubernetes and rehearses etcd restores, but "
-                           "spec.operations.dedicatedPlatformTeam is false"}
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        if choice != "self-managed" or ctx.get("operations.dedicatedPlatformTeam"):
+            return ()
+        return ("self-managed clusters need a team that patches nodes, upgrades Kubernetes "
+                "and rehearses etcd restores, but spec.operations.dedicatedPlatformTeam is false",)
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         return {"kubernetesVersion": str(ctx.get("kubernetesVersion")),

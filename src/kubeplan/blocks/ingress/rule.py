@@ -141,16 +141,18 @@ class Ingress(Rule):
             "controllerName": CONTROLLER_NAME[choice],
             "certManager": self._cert_manager(choice, ctx),
         }
+        return params
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider
         native = NATIVE.get(provider)
-        if native is not None and choice != native:
-            lb = ctx.choice("load_balancer")
-            params["warning"] = (
-                f"ingress {choice} does not program the {L7_NAME[provider][lb]} that "
+        if native is None or choice == native:
+            return ()
+        lb = ctx.choice("load_balancer")
+        return (f"ingress {choice} does not program the {L7_NAME[provider][lb]} that "
                 f"load_balancer {lb} describes on {provider}: the gateway's Service of type "
                 "LoadBalancer gets a Layer-4 load balancer, so wire the Layer-7 one to it "
-                "separately or use ingress " + native)
-        return params
+                "separately or use ingress " + native,)
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         base = COMPONENTS[choice]

@@ -138,11 +138,13 @@ class LoadBalancer(Rule):
             return {"tlsTermination": GATEWAY_TLS, "provisionedBy": METALLB_PROVISIONING}
         params: dict[str, Scalar] = {"tlsTermination": TLS_TERMINATION[choice][provider],
                                      "provisionedBy": PROVISIONED_BY[choice][provider]}
-        if choice == "regional" and ctx.choice("topology") != "single-region":
-            params["warning"] = (
-                f"decisions.topology is {ctx.choice('topology')} but load_balancer is regional: "
-                "failover between regions waits on health-checked DNS records and their TTL")
         return params
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        if choice != "regional" or ctx.choice("topology") == "single-region":
+            return ()
+        return (f"decisions.topology is {ctx.choice('topology')} but load_balancer is regional: "
+                "failover between regions waits on health-checked DNS records and their TTL",)
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         return COMPONENTS[choice].get(ctx.provider, ())

@@ -135,11 +135,14 @@ class Network(Rule):
                 "private" if posture in PRIVATE_ENDPOINT_POSTURES else "allow-listed")
         else:
             params["controlPlaneEndpoint"] = "public"
-            if posture != "baseline":
-                params["warning"] = (
-                    f"spec.overrides.network is public although spec.security.posture is "
-                    f"{posture}: nodes and the API server are reachable from the internet")
         return params
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        posture: str = ctx.get("security.posture")
+        if choice != "public" or posture == "baseline":
+            return ()
+        return (f"spec.overrides.network is public although spec.security.posture is "
+                f"{posture}: nodes and the API server are reachable from the internet",)
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         return COMPONENTS[choice][ctx.provider]

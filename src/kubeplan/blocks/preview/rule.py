@@ -74,13 +74,15 @@ class Preview(Rule):
             "hostPattern": f"pr-{{number}}.{preview_domain(domain)}",
             "namespacePattern": NAMESPACE_PATTERN,
         }
-        environments: list[str] = ctx.get("environments")
-        if len(environments) == 1:
-            params["warning"] = (
-                f"preview environments run in the only cluster, {environments[0]}, next to "
-                "production workloads; add a non-production environment to spec.environments "
-                "to keep them apart")
         return params
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        environments: list[str] = ctx.get("environments")
+        if choice == "none" or len(environments) > 1:
+            return ()
+        return (f"preview environments run in the only cluster, {environments[0]}, next to "
+                "production workloads; add a non-production environment to spec.environments "
+                "to keep them apart",)
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         if choice == "none":

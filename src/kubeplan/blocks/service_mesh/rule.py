@@ -90,13 +90,15 @@ class ServiceMesh(Rule):
         mtls: str = ctx.get("security.mtls")
         return mtls != "off"
 
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        posture: str = ctx.get("security.posture")
+        if choice != "none" or posture not in MTLS_POSTURES:
+            return ()
+        return (f"spec.security.posture is {posture} but no service mesh runs: encryption "
+                "between services is left to each application",)
+
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         if choice == "none":
-            posture: str = ctx.get("security.posture")
-            if posture in MTLS_POSTURES:
-                return {"warning": f"spec.security.posture is {posture} but no service mesh "
-                                   "runs: encryption between services is left to each "
-                                   "application"}
             return {}
         mode = "ambient" if choice == "istio" else (
             "sidecar" if choice == "linkerd" else "sidecar-less")

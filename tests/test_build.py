@@ -132,6 +132,7 @@ def test_decision_warnings_reach_plan_and_record(tmp_path: Path) -> None:
 
     spec = tmp_path / "platform.yaml"
     spec.write_text(yaml.safe_dump(spec_with({
+        "provider": "onprem", "regions": ["site-a"],
         "operations": {"kubernetes": "self-managed", "dedicatedPlatformTeam": False}})))
     out = tmp_path / "platform"
     assert main(["build", str(spec), "-o", str(out)]) == 0

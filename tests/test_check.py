@@ -78,3 +78,14 @@ def test_no_secret_values(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"s.yaml": [secret, empty]})
     found = secrets.validate(root, SHARED_UPSTREAM)
     assert [f.file for f in found] == ["s.yaml"]
+
+
+def test_a_fresh_onprem_build_passes_kubeplan_check(tmp_path: Path) -> None:
+    """The whole `kubeplan check` over a whole build (the platform pipeline's first job):
+    kubeadm, kubelet, audit and encryption configuration are component files, not findings."""
+    from kubeplan import app
+
+    app.build(app.plan(app.load_spec(None, "factory-onprem").loaded), tmp_path / "out")
+    findings = app.check(tmp_path / "out", SHARED_UPSTREAM)
+    assert not findings, "\n".join(f.render() for f in findings)
+    assert list((tmp_path / "out").rglob("kubeadm.yaml"))

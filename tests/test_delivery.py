@@ -36,6 +36,7 @@ from kubeplan.render.delivery import (
     PREVIEW_VARIABLES,
     RELEASES_DIR,
     SERVICE,
+    copies_releases,
     pipeline_stages,
     preview_requests_dir,
     promotion_order,
@@ -95,6 +96,9 @@ def test_pipelines_pass_schema_actionlint_and_kubeplan_rules(
     gitlab = check_delivery.gitlab_files(root)
     # Flux previews add the preview pipeline to the template and the example service.
     expected = 8 if _flux_previews(plan) else 6
+    if plan.choice("ci") == "github-actions" and copies_releases(plan) \
+            and len(promotion_order(plan)) > 1:
+        expected += 2  # the promotion that copies into a later environment's registry
     if plan.choice("ci") == "github-actions":
         assert len(github) == expected and not gitlab
     else:

@@ -3,6 +3,7 @@ is deterministic, and changes to the spec change the tree the way the decisions 
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import pairwise
 from pathlib import Path
@@ -141,6 +142,20 @@ def test_flux_instead_of_argocd() -> None:
         for previous, current in pairwise(chain):
             assert current["spec"]["dependsOn"] == [{"name": previous["metadata"]["name"]}]
             assert current["spec"]["wait"] is True
+    # Values are never substituted whole (Grafana's `$${__value.raw}` must survive): only the
+    # platform-values overlay, which repeats the keys that mention a platform output.
+    kps = "gitops/clusters/dev-europe-west1/kube-prometheus-stack"
+    assert "$${__value.raw}" in flux[f"{kps}/values.yaml"].decode()
+    overlay = yaml.safe_load(flux[f"{kps}/platform-values.yaml"])
+    assert "${GCP_PROJECT_ID}" in json.dumps(overlay) and "__value" not in json.dumps(overlay)
+    generators = yaml.safe_load(flux[f"{kps}/kustomization.yaml"])["configMapGenerator"]
+    assert generators[0]["files"] == ["values.yaml"]
+    assert generators[0]["options"]["annotations"] == {
+        "kustomize.toolkit.fluxcd.io/substitute": "disabled"}
+    assert generators[1]["files"] == ["platform-values.yaml"] and "options" not in generators[1]
+    release = yaml.safe_load(flux[f"{kps}/helmrelease.yaml"])
+    assert [v["valuesKey"] for v in release["spec"]["valuesFrom"]] == [
+        "values.yaml", "platform-values.yaml"]
 
 
 def test_check_fails_on_a_misspelt_values_key_and_an_invalid_object(tmp_path: Path) -> None:

@@ -386,7 +386,10 @@ def test_self_managed_clusters_snapshot_etcd_with_a_recorded_exception(
     cron = next(o for o in etcd.objects if o["kind"] == "CronJob")
     assert cron["spec"]["schedule"] == plan.decision("backup").param("etcdSnapshotSchedule")
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
+    # Root only to read root-owned files: no capabilities, no escalation (tests/test_self_managed).
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
     claim = next(o for o in etcd.objects if o["kind"] == "ObjectBucketClaim")
     assert claim["spec"]["bucketName"] == naming.bucket(plan, cluster.environment, "etcd")
 

@@ -55,12 +55,16 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                         "audience": draw(st.sampled_from(["local", "regional", "global"])),
                         "ddosProtection": draw(st.booleans())},
             "security": {"posture": draw(st.sampled_from(["baseline", "hardened", "regulated"])),
+                         # Refused: a VPN on gcp, identity-aware access on azure.
                          "adminAccess": draw(st.sampled_from(
-                             ["auto", "identity-aware-proxy", "bastion", "vpn"])),
+                             [a for a in ("auto", "identity-aware-proxy", "bastion", "vpn")
+                              if (a, provider) not in (("vpn", "gcp"),
+                                                       ("identity-aware-proxy", "azure"))])),
                          "mtls": draw(st.sampled_from(["auto", "required", "off"]))},
-            "operations": {"kubernetes": draw(st.sampled_from(["auto", "managed",
-                                                               "self-managed"]))
-                           if provider != "onprem" else "auto",
+            # kubeplan renders self-managed clusters on-prem only (refused in a cloud).
+            "operations": {"kubernetes": draw(st.sampled_from(["auto", "managed"])
+                                              if provider != "onprem"
+                                              else st.sampled_from(["auto", "self-managed"])),
                            "dedicatedPlatformTeam": draw(st.booleans())},
             "workloads": {"services": draw(st.integers(1, 500)), "stateful": draw(st.booleans()),
                           "sharedFilesystem": draw(st.booleans())},

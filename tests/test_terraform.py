@@ -19,7 +19,6 @@ from kubeplan.check import terraform as check_terraform
 from kubeplan.check.tftypes import EXACT, satisfies
 from kubeplan.errors import Finding
 from kubeplan.render import naming
-from kubeplan.render.terraform import onprem
 
 from .conftest import SHARED_UPSTREAM, example_files
 from .terraform_support import Rendered, plan_of, render, write
@@ -246,8 +245,10 @@ def test_buckets_and_identities_use_the_shared_names(rendered: dict[str, Rendere
 def test_last_layer_hands_over_every_layer(rendered: dict[str, Rendered]) -> None:
     for r in cloud(rendered):
         environment = r.plan.topology.production
+        # Layers applied after the GitOps sync (Harbor's API) hand nothing over.
         layers = [layer for layer in naming.TERRAFORM_LAYERS
-                  if f"terraform/{environment}/{layer}/outputs.tf" in r.files]
+                  if f"terraform/{environment}/{layer}/outputs.tf" in r.files
+                  and layer not in naming.AFTER_GITOPS_LAYERS]
         last = r.files[f"terraform/{environment}/{layers[-1]}/outputs.tf"].decode()
         for layer in layers[:-1]:
             assert f"data.terraform_remote_state.{layer}.outputs.gitops" in last, r.example
@@ -276,7 +277,9 @@ def test_onprem_has_no_terraform_and_passes_named_checkzone(
     for r in rendered.values():
         if r.provider != "onprem":
             continue
-        assert not any(p.startswith("terraform/") for p in r.files)
+        # Only the layers that configure what the GitOps tree runs (Harbor's API).
+        assert {p.split("/")[2] for p in r.files if p.startswith("terraform/")} \
+            <= set(naming.AFTER_GITOPS_LAYERS)
         zones = [p for p in r.files if p.endswith(".zone")]
         assert zones == [f"onprem/dns/{r.plan.metadata.domain}.zone"]
         assert shutil.which("named-checkzone"), "named-checkzone (bind9-utils) is needed"
@@ -314,27 +317,8 @@ def test_onprem_encrypts_secrets_and_audits_without_key_material(
             assert args["encryption-provider-config"].endswith("/config.yaml")
             assert args["audit-policy-file"].endswith("/policy.yaml")
             assert re.fullmatch(r"v\d+\.\d+\.\d+", config["kubernetesVersion"])
-            if r.plan.choice("backup") == "velero-etcd":
-                service = r.files[f"{folder}/etcd-snapshot.service"].decode()
-                assert naming.bucket(r.plan, cluster.environment, "etcd") in service
-                assert "snapshot save" in service and "--encrypt" in service
-                timer = r.files[f"{folder}/etcd-snapshot.timer"].decode()
-                assert "OnCalendar=" in timer
-
-
-def test_etcd_schedule_is_a_valid_systemd_calendar(rendered: dict[str, Rendered]) -> None:
-    analyze = shutil.which("systemd-analyze")
-    schedules = {str(r.plan.decision("backup").parameters["etcdSnapshotSchedule"])
-                 for r in rendered.values() if r.plan.choice("backup") == "velero-etcd"}
-    schedules |= {"0 2 * * *", "0 * * * *", "*/15 * * * *", "0 */6 * * *"}
-    for cron in sorted(schedules):
-        calendar = onprem.cron_to_calendar(cron)
-        if analyze:
-            done = subprocess.run([analyze, "calendar", calendar], capture_output=True,
-                                  text=True, check=False)
-            assert done.returncode == 0, (cron, calendar, done.stderr)
-    assert onprem.cron_to_calendar("*/15 * * * *") == "*-*-* *:00/15:00"
-    assert onprem.cron_to_calendar("0 */4 * * *") == "*-*-* 00/04:00:00"
+            # etcd snapshots are the GitOps CronJob's alone: no second mechanism on the nodes.
+            assert not [p for p in r.files if p.startswith(folder) and "etcd" in p]
 
 
 def _platform_keys(r: Rendered, environment: str) -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 from kubeplan.blocks._delivery import render_delivery
 from kubeplan.blocks.ci.terraform import GITHUB_ISSUER, OUTPUTS
 from kubeplan.render import OutputTree
-from kubeplan.render.delivery import SERVICE, repositories
+from kubeplan.render.delivery import SERVICE, promotion_order, repositories
 
 from .conftest import example_files
 from .terraform_support import Rendered, plan_of, render
@@ -63,33 +63,56 @@ def test_every_provider_registry_environment_has_the_trust(
             assert f'default     = ["{_default_repository(r)}"]' in variables, variables
             for setting in SETTINGS[r.provider]:
                 assert f'output "{OUTPUTS[setting]}"' in outputs, (r.example, setting)
+            build = environment == promotion_order(r.plan)[0]
+            later = list(promotion_order(r.plan)[1:]) if build else []
             if r.provider == "gcp":
                 claim = "repository" if github else "project_path"
-                assert (f'attribute_condition = "assertion.{claim} in '
-                        '${jsonencode(var.ci_repositories)}"') in text
-                assert f"/attribute.{claim}/${{each.value}}" in text
-                assert '"roles/iam.workloadIdentityUser"' in text
-                # Writer on the environment's Docker repositories only, no project-wide role.
+                if build:
+                    assert (f'attribute_condition = "assertion.{claim} in '
+                            '${jsonencode(var.ci_repositories)}"') in text
+                    assert f"/attribute.{claim}/${{each.value}}" in text
+                elif github:
+                    assert ('attribute_condition = "assertion.sub in ${jsonencode([for r in '
+                            'var.ci_repositories : "repo:${r}:environment:'
+                            f'{environment}"])}}"') in text, text
+                else:
+                    assert f'&& assertion.environment == \\"{environment}\\""' in text, text
+                # Writer on the environment's Docker repositories only, no project-wide role;
+                # the build environment's reader likewise.
+                repos = text.count('"roles/artifactregistry.writer"')
                 assert re.findall(r'role\s+= "([^"]+)"', text) == [
-                    "roles/iam.workloadIdentityUser",
-                    *["roles/artifactregistry.writer"]
-                    * text.count("google_artifact_registry_repository_iam_member")]
+                    "roles/iam.workloadIdentityUser", *["roles/artifactregistry.writer"] * repos,
+                    *(["roles/iam.workloadIdentityUser",
+                       *["roles/artifactregistry.reader"] * repos] if later else [])]
                 assert "google_project_iam" not in text
             elif r.provider == "aws":
                 host = issuer.removeprefix("https://")
                 claim = "repo" if github else "project_path"
                 assert f'"{host}:aud" = "sts.amazonaws.com"' in text
-                assert (f'"{host}:sub" = [for r in var.ci_repositories : '
-                        f'"{claim}:${{r}}:*"]') in text
+                if build:
+                    assert (f'"{host}:sub" = [for r in var.ci_repositories : '
+                            f'"{claim}:${{r}}:*"]') in text
+                elif github:
+                    assert (f'"{host}:sub" = [for r in var.ci_repositories : '
+                            f'"repo:${{r}}:environment:{environment}"]') in text
+                else:
+                    assert (f'"{host}:sub" = [for r in var.ci_repositories : '
+                            '"project_path:${r}:ref_type:branch:ref:main"]') in text
                 assert (f":repository/{r.plan.metadata.name}/{environment}/*\"]") in text
-                # Only the token call is unscoped (it has no resource-level permissions).
-                assert text.count('Resource = "*"') == 1
+                # Only the token calls are unscoped (no resource-level permissions).
+                assert text.count('Resource = "*"') == (2 if later else 1)
                 assert '"ecr:GetAuthorizationToken"' in text
+                assert ('"ecr:PutImage"' in text.split("ci_reader")[0])
+                if later:
+                    assert '"ecr:PutImage"' not in text.split('resource "aws_iam_role_policy" '
+                                                              '"ci_reader"')[1]
             else:
                 assert '"api://AzureADTokenExchange"' in text
                 assert 'role_definition_name = "AcrPush"' in text
                 assert "scope                = module.registry.resource_id" in text
-                assert "setproduct(var.ci_repositories" in text
+                assert ("setproduct(var.ci_repositories, keys(local.ci_contexts))" in text) \
+                    == build
+                assert ('role_definition_name = "AcrPull"' in text) == bool(later)
 
 
 def test_no_trust_without_a_provider_registry(rendered: dict[str, Rendered]) -> None:
@@ -110,7 +133,8 @@ def test_delivery_readme_names_the_outputs(example: str, rendered: dict[str, Ren
     if rendered[example] in _provider_registry(rendered):
         for setting in SETTINGS[plan.metadata.provider]:
             row = next(line for line in readme.splitlines() if line.startswith(f"| `{setting}`"))
-            assert f"Terraform output `{OUTPUTS[setting]}` of `terraform/<environment>/registry`" \
+            where = "<environment>" if setting == "AZURE_TENANT_ID" else promotion_order(plan)[0]
+            assert f"Terraform output `{OUTPUTS[setting]}` of `terraform/{where}/registry`" \
                 in row, row
     else:
         assert "Terraform output `ci_" not in readme

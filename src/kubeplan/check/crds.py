@@ -5,7 +5,8 @@ that lists its properties rejects others unless it says `x-kubernetes-preserve-u
 `nullable` and `x-kubernetes-int-or-string` become JSON Schema types. `metadata` is checked
 against the Kubernetes ObjectMeta schema. CEL rules (`x-kubernetes-validations`) are not
 evaluated. Where several upstream files define one kind (Argo CD v3.4.4 and v3.5.1), the files
-the catalogue names for its charts come first.
+the catalogue names for its charts come first. Kinds a provider installs with no published
+CRD (PROVIDER_MANAGED) are held to metadata only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ NAME = "crds"
 _GROUP = re.compile(r"^  group: *[\"']?([^\s\"']+)", re.M)
 _KIND = re.compile(r"^    kind: *[\"']?([^\s\"']+)", re.M)
 _SEPARATOR = re.compile(r"^---\s*$", re.M)
+# Component configuration that kubeadm, the kubelet and the API server read from files: not API
+# objects, so neither the Kubernetes schemas nor a CRD describes them (and the upstream data has
+# no schema for them). They are left to the component, which refuses a bad file when it reads it
+# (`kubeadm config validate --config kubeadm.yaml` checks all three kubeadm documents).
+COMPONENT_CONFIG = frozenset({
+    ("kubeadm.k8s.io", "InitConfiguration"), ("kubeadm.k8s.io", "ClusterConfiguration"),
+    ("kubeadm.k8s.io", "JoinConfiguration"), ("kubelet.config.k8s.io", "KubeletConfiguration"),
+    ("audit.k8s.io", "Policy"), ("apiserver.config.k8s.io", "EncryptionConfiguration"),
+})
+# Kinds a provider installs in its clusters itself, with no CRD published anywhere the upstream
+# data could come from: (group, kind) -> (served version, why and where it is documented).
+# Nothing is known of their fields beyond the object's metadata, so an object of one of these
+# kinds may carry apiVersion, kind and metadata only (metadata checked against ObjectMeta, the
+# namespace required); any other field is a finding rather than an unchecked pass.
+PROVIDER_MANAGED: dict[tuple[str, str], tuple[str, str]] = {
+    ("net.gke.io", "ServiceExport"): (
+        "v1", "GKE multi-cluster Services: installed by the fleet feature "
+              "multiclusterservicediscovery, documented (metadata only, no spec) at "
+              "https://cloud.google.com/kubernetes-engine/docs/how-to/multi-cluster-services; "
+              "no CRD is published"),
+}
 
 
 def _preferred(upstream: Path) -> list[Path]:
@@ -150,6 +172,32 @@ def check_object(doc: Document, upstream: Path, k8s: str) -> list[Finding]:
     return [Finding(doc.where, f"{name_of(data)}: {reason}", NAME)]
 
 
+@lru_cache(maxsize=8)
+def _metadata_only(k8s: str) -> Any:
+    schema = {"type": "object", "required": ["apiVersion", "kind", "metadata"],
+              "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                             "metadata": {"$ref": kubernetes.OBJECT_META}},
+              "additionalProperties": False}
+    return jsonschema_rs.validator_for(schema, registry=kubernetes.registry(k8s))
+
+
+def check_provider_managed(doc: Document, k8s: str) -> list[Finding]:
+    """An object of a PROVIDER_MANAGED kind: its served version, metadata only, namespaced."""
+    data = doc.data
+    group, version, kind = gvk(data)
+    served, _ = PROVIDER_MANAGED[(group, kind)]
+    found: list[Finding] = []
+    if version != served:
+        found.append(Finding(doc.where, f"{name_of(data)}: {group}/{version} {kind} is not "
+                                        f"served (served: {served})", NAME))
+    found += [Finding(doc.where, f"{name_of(data)}: {message}", NAME)
+              for message in kubernetes.errors(_metadata_only(k8s), data)]
+    if not (data.get("metadata") or {}).get("namespace"):
+        found.append(Finding(doc.where, f"{name_of(data)}: {kind} is namespaced; set "
+                                        "metadata.namespace", NAME))
+    return found
+
+
 def validate(tree_root: Path, upstream_root: Path) -> list[Finding]:
     tree = read_tree(tree_root)
     k8s = kubernetes.schema_version(tree_root)
@@ -157,6 +205,12 @@ def validate(tree_root: Path, upstream_root: Path) -> list[Finding]:
     findings: list[Finding] = []
     for doc in tree.objects():
         if kubernetes.check_object(doc, k8s) is not None:
+            continue
+        group, _, kind = gvk(doc.data)
+        if (group, kind) in COMPONENT_CONFIG:
+            continue
+        if (group, kind) in PROVIDER_MANAGED:
+            findings.extend(check_provider_managed(doc, k8s))
             continue
         findings.extend(check_object(doc, upstream, k8s))
     return findings

@@ -40,7 +40,7 @@ ONPREM_DIR = "onprem"
 CHECKOV_ENV = "KUBEPLAN_CHECKOV"
 META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 _PROVIDER_PREFIXES = ("google_", "aws_", "azurerm_", "azapi_", "random_", "tls_", "time_",
-                      "null_", "kubernetes_", "modtm_")
+                      "null_", "kubernetes_", "modtm_", "harbor_", "vault_")
 _REF = re.compile(
     r"(?<![\w.\-\]])(?P<root>var|local|module|data|[a-z][a-z0-9]*_[a-z0-9_]+)"
     r"\.(?P<name>[A-Za-z_][\w-]*)(?P<rest>(?:\[[^\]]*\])?(?:\.[A-Za-z_][\w-]*(?:\[[^\]]*\])?)*)")

@@ -15,7 +15,12 @@ from kubeplan.model import Plan
 
 # Terraform root modules per environment, in apply order (the runbook and the platform
 # pipeline follow this list).
-TERRAFORM_LAYERS: tuple[str, ...] = ("network", "access", "cluster", "edge", "registry", "storage")
+TERRAFORM_LAYERS: tuple[str, ...] = ("network", "access", "cluster", "edge", "registry", "storage",
+                                     "harbor")
+# Layers that configure a service the GitOps tree runs (Harbor's API): applied once the first
+# sync has it running, so they hand nothing over to the GitOps tree and the platform pipeline
+# does not apply them before the sync.
+AFTER_GITOPS_LAYERS: tuple[str, ...] = ("harbor",)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,22 @@ def ssl_policy(plan: Plan, environment: str) -> str:
     return f"{plan.metadata.name}-{environment}-tls"
 
 
+def gateway_address(plan: Plan, environment: str) -> str:
+    """GCP: the static address the edge layer reserves for an environment (global anycast, or
+    regional in its primary region) and its GKE Gateway claims by name (NamedAddress), the
+    address the DNS records point to."""
+    return f"{plan.metadata.name}-{environment}-gateway"
+
+
+def config_cluster(plan: Plan, environment: str) -> str | None:
+    """The cluster that holds the multi-cluster Gateway's configuration when an environment has
+    several clusters (they form one fleet): its first. The edge layer names this cluster's
+    fleet membership as the multi-cluster ingress config membership, and the GitOps tree puts
+    the one Gateway and its routes there. None for a single-cluster environment."""
+    clusters = plan.topology.clusters_in(environment)
+    return clusters[0].name if len(clusters) > 1 else None
+
+
 def dns_primary(plan: Plan) -> str:
     """On-prem: the hidden primary BIND server that accepts RFC 2136 updates."""
     return f"dns-primary.{plan.metadata.domain}"
@@ -141,6 +162,42 @@ def vault_address(plan: Plan) -> str:
 def kubernetes_api_host(plan: Plan, cluster_name: str) -> str:
     """Self-managed clusters: the control-plane endpoint (kubeadm controlPlaneEndpoint)."""
     return f"api.{cluster_resource_name(plan, cluster_name)}.{plan.metadata.domain}"
+
+
+def secret_prefix(plan: Plan, environment: str) -> str:
+    """What every secret-store entry of an environment starts with: `<platform>-<environment>-`
+    (letters, digits and '-', valid in Secret Manager, Secrets Manager, Key Vault and Vault KV
+    paths alike). The GitOps tree's entries and the store's access grants both use it."""
+    return f"{plan.metadata.name}-{environment}-"
+
+
+def edge_protection(plan: Plan) -> bool:
+    """WAF and DDoS protection at the edge: asked for, or implied by a regulated posture."""
+    inputs = plan.inputs
+    return bool((inputs.get("traffic") or {}).get("ddosProtection")) or \
+        (inputs.get("security") or {}).get("posture") == "regulated"
+
+
+def edge_security_policy(plan: Plan, environment: str) -> str:
+    """The Cloud Armor policy the edge layer creates and the Gateway's backends attach."""
+    return f"{plan.metadata.name}-{environment}-edge"
+
+
+def harbor_regions(plan: Plan) -> list[str]:
+    """Where Harbor runs: the production environment's primary region, plus the registry
+    decision's `replicateTo` when production has a cluster there. One Harbor (and its replica)
+    serves every environment; the others' clusters pull from it with robots of their own."""
+    regions = [c.region for c in plan.topology.clusters_in(plan.topology.production)]
+    second = str(plan.decision("registry").parameters.get("replicateTo") or "")
+    out = [regions[0]]
+    if second and second in regions and second != regions[0]:
+        out.append(second)
+    return out
+
+
+def harbor_push_address(plan: Plan) -> str:
+    """Where pipelines push in Harbor: the primary Harbor's application-team project."""
+    return f"{harbor_host(plan, harbor_regions(plan)[0])}/{APP_NAMESPACE}"
 
 
 def harbor_host(plan: Plan, region: str) -> str:

@@ -9,14 +9,16 @@ AWS identity-aware-proxy: Session Manager through an SSM-managed instance in a p
 `admin_cidrs` only, keys pushed per session by EC2 Instance Connect (no key pair).
 Azure bastion: Azure Bastion with native-client tunnelling (Premium with session recording when
 the posture asks for it).
-
-Not rendered, with the reason in the runbook: VPN gateways (client certificates and IdP
-federation are site decisions) and Microsoft Entra Private Access (no Terraform resources).
+vpn: an AWS Client VPN endpoint with SAML federation (terraform_aws.py) or an Azure VPN Gateway
+with Microsoft Entra ID point-to-site (terraform_azure.py). The rule refuses a VPN on GCP and
+identity-aware-proxy on Azure, so neither reaches a renderer; on-prem, the WireGuard gateway
+at the site edge is the site's.
 """
 
 from __future__ import annotations
 
 from kubeplan.blocks.admin_access import terraform_aws, terraform_azure
+from kubeplan.errors import RenderError
 from kubeplan.render.terraform.hcl import Block, Expr, block, call, var
 from kubeplan.render.terraform.model import Contribution, TerraformEnv, Validation, Variable
 
@@ -39,11 +41,6 @@ IAP_ROLES = ("roles/iap.tunnelResourceAccessor", "roles/container.clusterViewer"
 
 def contribute(env: TerraformEnv) -> list[Contribution]:
     choice = env.choice("admin_access")
-    if choice == "vpn" and env.provider != "onprem":
-        return [Contribution(LAYER, FILE, notes=(
-            "Admin access `vpn` is not rendered as Terraform: the VPN gateway's client "
-            "authentication (certificates or IdP federation) is a site decision; set it up in "
-            "the network layer's VPC/VNet before operators need the private API server.",))]
     if env.provider == "gcp":
         return _gcp(env, choice)
     if env.provider == "aws":
@@ -54,6 +51,8 @@ def contribute(env: TerraformEnv) -> list[Contribution]:
 
 
 def _gcp(env: TerraformEnv, choice: str) -> list[Contribution]:
+    if choice not in ("identity-aware-proxy", "bastion"):
+        raise RenderError(f"admin access {choice!r} has no GCP rendering (the rule refuses it)")
     blocks: list[Block] = []
     members = call("setproduct", list(IAP_ROLES), var("admin_members"))
     if choice == "identity-aware-proxy":

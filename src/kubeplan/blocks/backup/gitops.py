@@ -10,9 +10,22 @@ RBD has no Velero snapshotter. (A VolumeSnapshotClass for the clouds' CSI driver
 external-snapshotter CRDs, which the upstream reference data does not include.)
 
 velero-etcd adds a CronJob on the control-plane nodes: `etcdctl snapshot save` against the
-local member, then rclone encrypts the snapshot client-side (crypt remote, key from the secret
-store) and uploads it to the etcd bucket. It needs the host's etcd client certificate (root
-only) and the node's loopback, so its namespace is `privileged`, with the reason recorded.
+local member, then rclone encrypts the snapshot client-side (crypt remote, passphrase from the
+secret store), uploads it to the environment's etcd bucket on the site's Ceph RGW (claimed in the
+cluster, keys from Rook) under the cluster's name, and prunes snapshots older than the backup
+TTL. It needs three root-only host files (kubeadm's etcd health-check client certificate and the
+etcd CA certificate, never a CA key) and the node's loopback, so its namespace is `privileged`,
+with the reason recorded.
+
+It is the one etcd snapshot mechanism (kubeplan renders no systemd timer on the nodes): it is
+reconciled by GitOps like everything else instead of copied by hand onto every control-plane
+node, its bucket credentials come from Rook and its key from the secret store instead of files
+an operator places on each node, kube-state-metrics sees every run so the EtcdSnapshotTooOld rule
+pages when snapshots stop (or never succeed), and it takes one snapshot per cluster and period
+instead of one per control-plane node. What a node timer would add, snapshots while the API
+server or scheduler is down, adds little: etcd changes only through the API server, so the last
+snapshot before an outage is still current, and the alert fires when the outage outlasts two
+periods.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplan.catalogue import image
+from kubeplan.errors import RenderError
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
 from kubeplan.render.gitops import telemetry
@@ -30,6 +44,16 @@ PLUGIN = {"gcp": "velero-plugin-for-gcp", "aws": "velero-plugin-for-aws",
 BSL_PROVIDER = {"gcp": "gcp", "aws": "aws", "azure": "azure", "onprem": "aws"}
 LOCATION = "default"
 ETCD_PKI = "/etc/kubernetes/pki/etcd"
+ETCD_CRONJOB = "etcd-snapshot"
+ETCD_KEY_SECRET = "etcd-snapshot-key"
+SNAPSHOT_DIR = "/snapshot"
+CLIENT_DIR = "/etc/etcd-client"
+# kubeadm's etcd health-check client certificate is enough to take a snapshot; these three files
+# are the only host files the job sees (never the etcd CA key or the members' own keys).
+# (volume, file in the container, file on the host)
+ETCD_CLIENT_FILES = (("etcd-ca", "ca.crt", "ca.crt"),
+                     ("etcd-client-cert", "client.crt", "healthcheck-client.crt"),
+                     ("etcd-client-key", "client.key", "healthcheck-client.key"))
 
 
 def _plugin_init(plan: Plan) -> dict[str, Any]:
@@ -139,71 +163,97 @@ def _velero_values(plan: Plan, cluster: Cluster) -> dict[str, Any]:
     return values
 
 
-def _etcd_remote(plan: Plan, cluster: Cluster, b: telemetry.Bucket) -> list[dict[str, Any]]:
-    """rclone remotes from the environment: `store` (the bucket) and `sealed` (crypt over it)."""
-    kind = {"gcp": "google cloud storage", "aws": "s3", "azure": "azureblob",
-            "onprem": "s3"}[b.provider]
-    env = [("RCLONE_CONFIG_STORE_TYPE", kind), ("RCLONE_CONFIG_STORE_ENV_AUTH", "true")]
-    if b.provider in ("aws", "onprem"):
-        env += [("RCLONE_CONFIG_STORE_PROVIDER", "AWS" if b.provider == "aws" else "Ceph"),
-                ("RCLONE_CONFIG_STORE_REGION", b.region)]
-    if b.provider == "onprem":
-        env.append(("RCLONE_CONFIG_STORE_ENDPOINT", f"http://{b.s3_endpoint}"))
-    if b.provider == "azure":
-        env.append(("RCLONE_CONFIG_STORE_ACCOUNT",
-                    telemetry.storage_account(plan, cluster.environment)))
-    env += [("RCLONE_CONFIG_SEALED_TYPE", "crypt"),
-            ("RCLONE_CONFIG_SEALED_REMOTE", f"store:{b.name}/{cluster.name}"),
-            ("RCLONE_CONFIG", "/tmp/rclone.conf"), ("HOME", "/tmp")]
+def snapshot_keep_days(ttl: str) -> int:
+    """Velero's `720h0m0s` in whole days (rounded up): etcd snapshots are kept as long."""
+    hours = int(ttl.split("h", 1)[0])
+    return -(-hours // 24)
+
+
+def _upload_script(b: telemetry.Bucket, cluster: Cluster, keep_days: int) -> str:
+    """Encrypt and upload the snapshot, then prune the cluster's snapshots past the backup TTL.
+
+    rclone's crypt remote wants its password obscured (`rclone obscure`), so the secret store
+    holds a plain passphrase and the job obscures it on the fly (stdin, never an argument).
+    """
+    return "\n".join([
+        "set -eu",
+        'RCLONE_CONFIG_SEALED_PASSWORD="$(printf \'%s\\n\' "$SNAPSHOT_PASSPHRASE" '
+        '| rclone obscure -)"',
+        "export RCLONE_CONFIG_SEALED_PASSWORD",
+        f'rclone copyto {SNAPSHOT_DIR}/etcd.db "sealed:etcd-$(date -u +%Y%m%dT%H%M%SZ).db"',
+        f"rclone delete --min-age {keep_days}d store:{b.name}/{cluster.name}",
+    ])
+
+
+def _etcd_remote(b: telemetry.Bucket, cluster: Cluster) -> list[dict[str, Any]]:
+    """rclone remotes from the environment: `store` (the Ceph RGW bucket, S3 keys from the
+    bucket claim's Secret) and `sealed` (client-side encryption over the cluster's prefix)."""
+    env = [("RCLONE_CONFIG_STORE_TYPE", "s3"), ("RCLONE_CONFIG_STORE_PROVIDER", "Ceph"),
+           ("RCLONE_CONFIG_STORE_ENV_AUTH", "true"),
+           ("RCLONE_CONFIG_STORE_REGION", b.region),
+           ("RCLONE_CONFIG_STORE_ENDPOINT", f"http://{b.s3_endpoint}"),
+           # Rook created the bucket; its S3 user may not create buckets.
+           ("RCLONE_CONFIG_STORE_NO_CHECK_BUCKET", "true"),
+           ("RCLONE_CONFIG_SEALED_TYPE", "crypt"),
+           ("RCLONE_CONFIG_SEALED_REMOTE", f"store:{b.name}/{cluster.name}"),
+           ("RCLONE_CONFIG", "/tmp/rclone.conf"), ("HOME", "/tmp")]
     out: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env]
-    out.append({"name": "RCLONE_CONFIG_SEALED_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "etcd-snapshot-key", "key": "password"}}})
+    out.append({"name": "SNAPSHOT_PASSPHRASE", "valueFrom": {"secretKeyRef": {
+        "name": ETCD_KEY_SECRET, "key": "passphrase"}}})
     return out
+
+
+def _root_without_privileges() -> dict[str, Any]:
+    """uid 0 (for root-owned 0600 files), no capabilities, no escalation, read-only root."""
+    return {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def etcd_objects(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
     decision = plan.decision("backup")
     b = telemetry.bucket(plan, cluster, "etcd")
+    if not b.claim:
+        # velero-etcd needs self-managed clusters, which the cluster rule plans on-prem only.
+        raise RenderError("etcd snapshots are rendered for on-prem clusters (a Rook bucket "
+                          f"claim) only, not for provider {b.provider}")
     etcd = image("etcd")
     rclone = image("rclone")
+    keep = snapshot_keep_days(str(decision.param("ttl")))
     upload: dict[str, Any] = {
         "name": "upload",
         "image": f"{rclone['image']}:{rclone['version']}",
-        "command": ["sh", "-c",
-                    'rclone copyto /snapshot/etcd.db '
-                    '"sealed:etcd-$(date -u +%Y%m%dT%H%M%SZ).db"'],
-        "env": _etcd_remote(plan, cluster, b),
-        "securityContext": {**telemetry.restricted_container(), "runAsUser": 65534,
-                            "runAsGroup": 65534},
+        "command": ["sh", "-c", _upload_script(b, cluster, keep)],
+        "env": _etcd_remote(b, cluster),
+        "envFrom": [{"secretRef": {"name": b.claim}}],
+        # etcdctl writes the snapshot 0600 as root: reading it needs the same uid, nothing more.
+        "securityContext": _root_without_privileges(),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                       "limits": {"memory": "256Mi"}},
-        "volumeMounts": [{"name": "snapshot", "mountPath": "/snapshot", "readOnly": True},
+        "volumeMounts": [{"name": "snapshot", "mountPath": SNAPSHOT_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
-    if b.claim:
-        upload["envFrom"] = [{"secretRef": {"name": b.claim}}]
     snapshot = {
         "name": "snapshot",
         "image": f"{etcd['image']}:{etcd['version']}",
         "command": ["etcdctl", "--endpoints=https://127.0.0.1:2379",
-                    f"--cacert={ETCD_PKI}/ca.crt",
-                    f"--cert={ETCD_PKI}/healthcheck-client.crt",
-                    f"--key={ETCD_PKI}/healthcheck-client.key",
-                    "snapshot", "save", "/snapshot/etcd.db"],
+                    f"--cacert={CLIENT_DIR}/ca.crt", f"--cert={CLIENT_DIR}/client.crt",
+                    f"--key={CLIENT_DIR}/client.key",
+                    "snapshot", "save", f"{SNAPSHOT_DIR}/etcd.db"],
         # The client key is readable by root only; nothing else is granted.
-        "securityContext": {"runAsUser": 0, "runAsNonRoot": False,
-                            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": _root_without_privileges(),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                       "limits": {"memory": "512Mi"}},
-        "volumeMounts": [{"name": "pki", "mountPath": ETCD_PKI, "readOnly": True},
-                         {"name": "snapshot", "mountPath": "/snapshot"}],
+        "volumeMounts": [*({"name": volume, "mountPath": f"{CLIENT_DIR}/{file}",
+                            "readOnly": True} for volume, file, _ in ETCD_CLIENT_FILES),
+                         {"name": "snapshot", "mountPath": SNAPSHOT_DIR}],
     }
+    host_files = [{"name": volume, "hostPath": {"path": f"{ETCD_PKI}/{host}", "type": "File"}}
+                  for volume, _, host in ETCD_CLIENT_FILES]
     cronjob = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": "etcd-snapshot", "namespace": telemetry.ETCD_BACKUP},
+        "metadata": {"name": ETCD_CRONJOB, "namespace": telemetry.ETCD_BACKUP},
         "spec": {
             "schedule": str(decision.param("etcdSnapshotSchedule")),
             "timeZone": "Etc/UTC",
@@ -225,7 +275,7 @@ def etcd_objects(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
                     "initContainers": [snapshot],
                     "containers": [upload],
                     "volumes": [
-                        {"name": "pki", "hostPath": {"path": ETCD_PKI, "type": "Directory"}},
+                        *host_files,
                         {"name": "snapshot", "emptyDir": {"sizeLimit": "8Gi"}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
                     ],
@@ -233,14 +283,12 @@ def etcd_objects(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
             }},
         },
     }
-    objects: list[dict[str, Any]] = [
-        telemetry.external_secret("etcd-snapshot-key", telemetry.ETCD_BACKUP, {
-            "password": telemetry.remote_key(plan, cluster, "etcd-snapshot-crypt-password")}),
+    return [
+        telemetry.bucket_claim(b, telemetry.ETCD_BACKUP),
+        telemetry.external_secret(ETCD_KEY_SECRET, telemetry.ETCD_BACKUP, {
+            "passphrase": telemetry.remote_key(plan, cluster, telemetry.ETCD_SNAPSHOT_KEY_ITEM)}),
         cronjob,
     ]
-    if b.claim:
-        objects.insert(0, telemetry.bucket_claim(b, telemetry.ETCD_BACKUP))
-    return objects
 
 
 def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
@@ -260,7 +308,8 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
             name="etcd-snapshot", namespace=telemetry.ETCD_BACKUP, phase="platform",
             objects=tuple(etcd_objects(plan, cluster)), objects_phase="config",
             pod_security="privileged",
-            pod_security_reason="the etcd snapshot job reads the control plane's etcd client "
-                                "certificate from a hostPath (root-only files) and reaches the "
-                                "local etcd member on the node's loopback (hostNetwork)"))
+            pod_security_reason="the etcd snapshot job reads kubeadm's etcd health-check "
+                                "client certificate and the etcd CA certificate from hostPath "
+                                "(three root-only files, no CA key) and reaches the local etcd "
+                                "member on the node's loopback (hostNetwork)"))
     return out

@@ -3,8 +3,9 @@
 The trade-off: Velero backs up Kubernetes objects and volume snapshots on a schedule to object
 storage and restores them into the same or a new cluster, which covers workloads on any
 cluster. On managed clusters the provider backs up etcd and there is no access to it; on
-self-managed clusters etcd is ours, and only an etcd snapshot restores the control plane itself
-(certificates, leases, every object at one instant), so it is taken as well.
+self-managed clusters (on-prem) etcd is ours, and only an etcd snapshot restores the control
+plane itself (certificates, leases, every object at one instant), so it is taken as well, by one
+CronJob per cluster on a control-plane node.
 
 The schedule is derived from spec.availability.rpo (the period between two backups is at most
 the RPO) and the kept history from spec.observability.retention (never below a week, so a
@@ -156,17 +157,17 @@ class Backup(Rule):
         if ctx.get("workloads.stateful"):
             out.append(SNAPSHOTS[provider])
         if choice == "velero-etcd":
-            out.append("etcd snapshot CronJob on the control-plane nodes (etcdctl snapshot save, "
-                       "encrypted, uploaded to the same bucket)")
+            out.append("etcd snapshot CronJob on a control-plane node (etcdctl snapshot save, "
+                       "rclone crypt client-side encryption, uploaded to the etcd bucket)")
         return tuple(out)
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         if choice == "velero-etcd" and ctx.choice("cluster") == "managed":
-            other = (("spec", "overrides", "cluster") if ctx.decision("cluster").overridden
-                     else ("spec", "operations", "kubernetes"))
+            # Clusters are managed exactly when the provider is a cloud.
             return Conflict("managed clusters give no access to etcd, so there is nothing to "
-                            "snapshot (the provider backs it up)", other,
-                            "use backup: velero on managed clusters, or self-managed clusters")
+                            "snapshot (the provider backs it up)", ("spec", "provider"),
+                            "use backup: velero on managed clusters; etcd snapshots come with "
+                            "the self-managed clusters of provider onprem")
         return None
 
 

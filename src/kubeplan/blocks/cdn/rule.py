@@ -63,6 +63,18 @@ class Cdn(Rule):
             return THIRD_PARTY
         return ()
 
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        # Said plainly where the build stops short of the decision.
+        if choice == "provider" and ctx.provider == "gcp":
+            return ("Cloud CDN on the GKE Gateway is switched on per route with GCPHTTPFilter "
+                    "objects (GKE 1.35.2-gke.1751000 or later); kubeplan's upstream data has no "
+                    "GCPHTTPFilter CRD to validate them against, so the build does not render "
+                    "them: add them to the routes that serve cacheable content.",)
+        if choice == "third-party":
+            return ("The third-party CDN is configured in its own account: the build renders no "
+                    "Cloudflare configuration, only the gateway's address to use as its origin.",)
+        return ()
+
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         if choice == "provider" and ctx.provider == "onprem":
             return Conflict("on-prem has no provider CDN", ("spec", "provider"),

@@ -23,6 +23,7 @@ from kubeplan.render.delivery import (
     SERVICE,
     DeliveryInputs,
     Setting,
+    build_environment,
     pipeline_stages,
     platform_settings,
     promotion_order,
@@ -93,19 +94,52 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
+def _registries(plan: Plan, inputs: DeliveryInputs) -> list[str]:
+    """Which registry each environment's release comes from, and who may write it."""
+    order = promotion_order(plan)
+    if not inputs.registry.copies or len(order) < 2:
+        return []
+    build = build_environment(plan)
+    lines = ["## Registries", "",
+             f"Every environment has a registry of its own (`terraform/<environment>/registry`). "
+             f"Builds and previews are pushed to {build}'s; a release keeps its digest on the "
+             "way to production:", ""]
+    lines += _table(("Environment", "Registry (`REGISTRY_URL`)", "Written by", "Read by"), [
+        (build, "repository variable", "the build jobs (push and sign)",
+         f"its clusters; the promotion jobs of {', '.join(order[1:])} (read-only identity)"),
+        *[(e, f"variable of CI environment `{e}`",
+           f"only the promotion job running in CI environment `{e}`", "its clusters")
+          for e in order[1:]]])
+    return [*lines, ""]
+
+
+def _scope_order(plan: Plan, scope: str) -> int:
+    """Repository first, then the environments in promotion order."""
+    order = promotion_order(plan)
+    name = scope.removeprefix("environment ")
+    return order.index(name) + 1 if name in order else 0
+
+
 def _code(text: str) -> str:
     return f"`{text}`" if " " not in text else text
 
 
 def _trust_source(plan: Plan, setting: Setting) -> Setting:
-    """Point the image-push identity settings at the registry layer's outputs (ci/terraform.py
-    renders that OIDC trust when the registry is the provider's); the platform pipeline's own
-    plan and apply identities keep their one-time setup."""
+    """Point the image identity settings at the registry layer's outputs (ci/terraform.py
+    renders that OIDC trust when the registry is the provider's): the build environment's for
+    repository-level settings, the promoted environment's for environment-scoped ones. The
+    platform pipeline's own plan and apply identities keep their one-time setup."""
     output = trust_outputs.OUTPUTS.get(setting.name)
     if output is None or "registry" not in terraform_layers(plan):
         return setting
+    if setting.name == "AZURE_TENANT_ID":
+        environment = "<environment>"
+    elif setting.scope.startswith("environment "):
+        environment = setting.scope.removeprefix("environment ")
+    else:
+        environment = build_environment(plan)
     return replace(setting, source=f"Terraform output `{output}` of "
-                                   f"`{terraform_dir('<environment>', 'registry')}`")
+                                   f"`{terraform_dir(environment, 'registry')}`")
 
 
 def readme(plan: Plan, inputs: DeliveryInputs) -> str:
@@ -132,6 +166,7 @@ def readme(plan: Plan, inputs: DeliveryInputs) -> str:
         *_table(("Stage", "What happens", "Where", "Gate"),
                 [(s.title, s.what, _code(s.where), s.gate) for s in pipeline_stages(plan)]),
         "",
+        *_registries(plan, inputs),
         "## CI settings",
         "",
         "Nothing here is a long-lived cloud key: cloud access goes through OIDC federation."
@@ -141,8 +176,8 @@ def readme(plan: Plan, inputs: DeliveryInputs) -> str:
         "",
         *_table(("Name", "Kind", "Scope", "What", "Source"),
                 [(f"`{s.name}`", s.kind, s.scope, s.description, s.source)
-                 for s in sorted({s.name: s for s in settings}.values(),
-                                 key=lambda s: s.name)]),
+                 for s in sorted({(s.name, s.scope): s for s in settings}.values(),
+                                 key=lambda s: (s.name, _scope_order(plan, s.scope)))]),
         "",
         "## What the pipeline assumes of the registry",
         "",

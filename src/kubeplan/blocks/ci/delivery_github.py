@@ -11,6 +11,7 @@ from kubeplan.model import Plan
 from kubeplan.render.delivery import (
     DEFAULT_BRANCH,
     EXAMPLE_DIR,
+    PACKAGE_SETTING,
     PREVIEW_BRANCH,
     PREVIEW_TEMPLATE,
     RELEASES_DIR,
@@ -20,11 +21,14 @@ from kubeplan.render.delivery import (
     TEMPLATE_DIR,
     DeliveryInputs,
     PreviewDelivery,
+    RegistryAccess,
     Setting,
+    build_environment,
     check_script,
     platform_settings,
     promotion_order,
     repositories,
+    signature_identity,
     terraform_dir,
     terraform_layers,
 )
@@ -33,6 +37,9 @@ from kubeplan.render.delivery.service import release_edit
 
 CONTAINER = "kubeplan-container.yml"
 PROMOTE = "kubeplan-promote.yml"
+# Promotions into the environments after the build environment, which copy the release into
+# the environment's own registry (cloud registries only).
+PROMOTE_COPY = "kubeplan-promote-copy.yml"
 PREVIEW = "kubeplan-preview.yml"
 WORKFLOWS = ".github/workflows"
 CACHE = "type=gha,scope=${{ inputs.service }}"
@@ -43,6 +50,8 @@ def files(plan: Plan, inputs: DeliveryInputs) -> dict[str, str]:
     container = gh.dump(container_workflow(plan, inputs), TEMPLATE_HEADER)
     promote = gh.dump(promote_workflow(plan), TEMPLATE_HEADER)
     reusable = {CONTAINER: container, PROMOTE: promote}
+    if _copies(plan, inputs):
+        reusable[PROMOTE_COPY] = gh.dump(copy_workflow(plan, inputs), TEMPLATE_HEADER)
     if _flux_previews(inputs) is not None:
         reusable[PREVIEW] = gh.dump(preview_workflow(plan, inputs), TEMPLATE_HEADER)
     out = {
@@ -75,6 +84,11 @@ def promotion_settings(plan: Plan) -> tuple[Setting, ...]:
         Setting("PLATFORM_APP_PRIVATE_KEY", "secret", "repository",
                 "that app's private key", "GitHub App settings"),
     )
+
+
+def _copies(plan: Plan, inputs: DeliveryInputs) -> bool:
+    """Whether promotions copy releases between environments' registries."""
+    return inputs.registry.copies and len(promotion_order(plan)) > 1
 
 
 def _flux_previews(inputs: DeliveryInputs) -> PreviewDelivery | None:
@@ -209,7 +223,9 @@ def container_workflow(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
     return workflow
 
 
-def promote_workflow(plan: Plan) -> dict[str, Any]:
+def _open_pull_request(plan: Plan, image: str) -> list[dict[str, Any]]:
+    """Steps that set `image`@digest and the commit in the environment's release file and open
+    the pull request on the platform repository."""
     repos = repositories(plan)
     script = "\n".join([
         "set -euo pipefail",
@@ -229,7 +245,7 @@ def promote_workflow(plan: Plan) -> dict[str, Any]:
         '  --title "Promote ${SERVICE} to ${ENVIRONMENT}" \\',
         '  --body "Image ${IMAGE}@${DIGEST}, built from ${SOURCE_REPOSITORY}@${REVISION}."',
     ])
-    steps = [
+    return [
         gh.step("Token for the platform repository (GitHub App)", id_="app",
                 uses_="create-github-app-token", with_={
                     "client-id": "${{ vars.PLATFORM_APP_CLIENT_ID }}",
@@ -245,38 +261,150 @@ def promote_workflow(plan: Plan) -> dict[str, Any]:
             "APP_SLUG": "${{ steps.app.outputs.app-slug }}",
             "SERVICE": "${{ inputs.service }}",
             "ENVIRONMENT": "${{ inputs.environment }}",
-            "IMAGE": "${{ inputs.image }}",
+            "IMAGE": image,
             "DIGEST": "${{ inputs.digest }}",
             "REVISION": "${{ inputs.revision }}",
             "SOURCE_REPOSITORY": "${{ github.repository }}",
             "RELEASE_EDIT": release_edit(plan),
         }, run=script),
     ]
+
+
+def _promotion_hosts(registry: RegistryAccess) -> dict[str, Any]:
+    """The source and target registry hosts (and AWS regions) for the login steps, refusing a
+    target that is the build registry (REGISTRY_URL not set on the environment falls back to
+    the repository's)."""
+    lines = [
+        "set -euo pipefail",
+        ': "${REGISTRY_URL:?set the REGISTRY_URL variable of environment ${ENVIRONMENT}}"',
+        'if [ "${SOURCE_IMAGE%/*}" = "${REGISTRY_URL}" ]; then',
+        '  echo "::error::REGISTRY_URL of environment ${ENVIRONMENT} is the build registry: '
+        'set it to that environment\'s registry"',
+        "  exit 1",
+        "fi",
+        'echo "source_host=${SOURCE_IMAGE%%/*}" >> "$GITHUB_OUTPUT"',
+        'echo "target_host=${REGISTRY_URL%%/*}" >> "$GITHUB_OUTPUT"',
+    ]
+    env = {"ENVIRONMENT": "${{ inputs.environment }}", "SOURCE_IMAGE": "${{ inputs.image }}",
+           "REGISTRY_URL": "${{ vars.REGISTRY_URL }}"}
+    if registry.kind == "ecr":
+        # <account>.dkr.ecr.<region>.amazonaws.com: each login assumes its role in its region.
+        lines += ['echo "source_region=$(echo "${SOURCE_IMAGE}" | cut -d. -f4)" >> '
+                  '"$GITHUB_OUTPUT"',
+                  'echo "target_region=$(echo "${REGISTRY_URL}" | cut -d. -f4)" >> '
+                  '"$GITHUB_OUTPUT"']
+    if registry.replica_environments:
+        env |= {"REPLICA": "${{ inputs.replica }}",
+                "REGISTRY_REPLICA_URL": "${{ vars.REGISTRY_REPLICA_URL }}"}
+        lines += ['if [ "${REPLICA}" = true ]; then',
+                  '  : "${REGISTRY_REPLICA_URL:?set the REGISTRY_REPLICA_URL variable of '
+                  'environment ${ENVIRONMENT}}"',
+                  '  echo "replica_host=${REGISTRY_REPLICA_URL%%/*}" >> "$GITHUB_OUTPUT"',
+                  "fi"]
+    return gh.step("Registry hosts", id_="registry", env=env, run="\n".join(lines))
+
+
+def _copy_step(plan: Plan, registry: RegistryAccess) -> dict[str, Any]:
+    """Copy the signed digest with its signatures and attestations (cosign save, then load
+    tagged with the commit, so lifecycle rules never take it for an untagged leftover), then
+    verify the copy against the identity the clusters' policy admits."""
+    issuer, identity = signature_identity(plan)
+    verify = ('--certificate-identity-regexp "${CERTIFICATE_IDENTITY}" '
+              '--certificate-oidc-issuer "${CERTIFICATE_ISSUER}"')
+    lines = [
+        "set -euo pipefail",
+        'saved="${RUNNER_TEMP}/release"',
+        'cosign save --dir "${saved}" "${SOURCE_IMAGE}@${DIGEST}"',
+        'targets=("${REGISTRY_URL}/${SERVICE}")',
+    ]
+    env = {"SOURCE_IMAGE": "${{ inputs.image }}", "DIGEST": "${{ inputs.digest }}",
+           "REVISION": "${{ inputs.revision }}", "SERVICE": "${{ inputs.service }}",
+           "REGISTRY_URL": "${{ vars.REGISTRY_URL }}",
+           "CERTIFICATE_IDENTITY": identity, "CERTIFICATE_ISSUER": issuer}
+    if registry.replica_environments:
+        env |= {"REPLICA": "${{ inputs.replica }}",
+                "REGISTRY_REPLICA_URL": "${{ vars.REGISTRY_REPLICA_URL }}"}
+        lines.append('if [ "${REPLICA}" = true ]; then '
+                     'targets+=("${REGISTRY_REPLICA_URL}/${SERVICE}"); fi')
+    lines += [
+        'for target in "${targets[@]}"; do',
+        '  cosign load --dir "${saved}" "${target}:${REVISION}"',
+        f'  cosign verify {verify} "${{target}}@${{DIGEST}}" > /dev/null',
+        f'  cosign verify-attestation --type spdxjson {verify} "${{target}}@${{DIGEST}}" '
+        "> /dev/null",
+        "done",
+        'echo "image=${REGISTRY_URL}/${SERVICE}" >> "$GITHUB_OUTPUT"',
+    ]
+    return gh.step("Copy the release into this environment's registry and verify it",
+                   id_="copy", env=env, run="\n".join(lines))
+
+
+def _promote_inputs() -> dict[str, Any]:
+    return {
+        "service": {"description": "Service (release file name)", "type": "string",
+                    "required": True},
+        "environment": {"description": "Environment to promote to (its protection "
+                        "rules gate this job)", "type": "string", "required": True},
+        "image": {"description": "Image repository (in the build environment's registry)",
+                  "type": "string", "required": True},
+        "digest": {"description": "Image digest", "type": "string", "required": True},
+        "revision": {"description": "Commit the image was built from",
+                     "type": "string", "required": True},
+    }
+
+
+def _promote_call(job_key: str, job: dict[str, Any], call_inputs: dict[str, Any]
+                  ) -> dict[str, Any]:
     return {
         "name": "promote",
         "on": {"workflow_call": {
-            "inputs": {
-                "service": {"description": "Service (release file name)", "type": "string",
-                            "required": True},
-                "environment": {"description": "Environment to promote to (its protection "
-                                "rules gate this job)", "type": "string", "required": True},
-                "image": {"description": "Image repository", "type": "string",
-                          "required": True},
-                "digest": {"description": "Image digest", "type": "string", "required": True},
-                "revision": {"description": "Commit the image was built from",
-                             "type": "string", "required": True},
-            },
+            "inputs": call_inputs,
             "secrets": {"PLATFORM_APP_PRIVATE_KEY": {
                 "description": "Private key of the GitHub App that opens promotion pull "
                 "requests", "required": True}},
         }},
         "permissions": {},
-        "jobs": {"promote": _job(
-            "Promote to ${{ inputs.environment }}", {"contents": "read"}, steps, timeout=10,
-            environment="${{ inputs.environment }}",
-            concurrency={"group": "promote-${{ inputs.service }}-${{ inputs.environment }}",
-                         "cancel-in-progress": False})},
+        "jobs": {job_key: job},
     }
+
+
+_PROMOTE_JOB = {"environment": "${{ inputs.environment }}",
+                "concurrency": {"group": "promote-${{ inputs.service }}-${{ inputs.environment }}",
+                                "cancel-in-progress": False}}
+
+
+def promote_workflow(plan: Plan) -> dict[str, Any]:
+    """Promote a release whose image stays where it is: into the build environment, or into any
+    environment when one registry (Harbor, replicating itself) serves them all. The job runs in
+    the CI environment, whose protection gates it, and holds no cloud token."""
+    job = _job("Promote to ${{ inputs.environment }}", {"contents": "read"},
+               _open_pull_request(plan, "${{ inputs.image }}"), timeout=10, **_PROMOTE_JOB)
+    return _promote_call("promote", job, _promote_inputs())
+
+
+def copy_workflow(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
+    """Promote a release into a later environment: copy the digest from the build
+    environment's registry into the environment's own, verify it, then open the pull request
+    with the environment's address. Its OIDC token carries the environment in its subject,
+    which is all the environment's registry trusts."""
+    registry = inputs.registry
+    cosign = catalogue.image("cosign")["version"]
+    call_inputs = _promote_inputs()
+    if registry.replica_environments:
+        call_inputs["replica"] = {"description": "The environment keeps a second repository "
+                                  "(REGISTRY_REPLICA_URL) to copy to as well",
+                                  "type": "boolean", "default": False}
+    job = _job(
+        "Copy to ${{ inputs.environment }} and promote",
+        {"contents": "read", "id-token": "write"},
+        [gh.step("Install cosign", uses_="cosign-installer", with_={"cosign-release": cosign}),
+         _promotion_hosts(registry),
+         *[dict(s) for s in registry.github_source_login],
+         *[dict(s) for s in registry.github_target_login],
+         _copy_step(plan, registry),
+         *_open_pull_request(plan, "${{ steps.copy.outputs.image }}")],
+        timeout=20, **_PROMOTE_JOB)
+    return _promote_call("copy-and-promote", job, call_inputs)
 
 
 def preview_workflow(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
@@ -396,18 +524,25 @@ def service_workflow(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
         "container": container,
     }
     previous: str | None = None
+    registry = inputs.registry
     for environment in promotion_order(plan):
         key = f"promote-{environment}"
+        # Every environment after the build environment gets a copy in its own registry.
+        copy = registry.copies and environment != build_environment(plan)
+        with_: dict[str, Any] = {"service": SERVICE, "environment": environment,
+                                 "image": "${{ needs.container.outputs.image }}",
+                                 "digest": "${{ needs.container.outputs.digest }}",
+                                 "revision": "${{ github.sha }}"}
+        if copy and environment in registry.replica_environments:
+            with_["replica"] = True
         jobs[key] = {
             "name": f"Promote to {environment}",
             "needs": ["container", previous] if previous else "container",
             "if": "${{ github.event_name == 'push' }}",
-            "permissions": {"contents": "read"},
-            "uses": f"./{WORKFLOWS}/{PROMOTE}",
-            "with": {"service": SERVICE, "environment": environment,
-                     "image": "${{ needs.container.outputs.image }}",
-                     "digest": "${{ needs.container.outputs.digest }}",
-                     "revision": "${{ github.sha }}"},
+            # The copy exchanges the job's OIDC token for the registries' credentials.
+            "permissions": {"contents": "read", **({"id-token": "write"} if copy else {})},
+            "uses": f"./{WORKFLOWS}/{PROMOTE_COPY if copy else PROMOTE}",
+            "with": with_,
             "secrets": {"PLATFORM_APP_PRIVATE_KEY": "${{ secrets.PLATFORM_APP_PRIVATE_KEY }}"},
         }
         previous = key
@@ -474,6 +609,7 @@ def platform_workflow(plan: Plan) -> dict[str, Any]:
         gh.checkout(),
         gh.step("Set up Python", uses_="setup-python", with_={"python-version": python}),
         gh.step("Validate the repository against the upstream interfaces",
+                env={PACKAGE_SETTING: f"${{{{ vars.{PACKAGE_SETTING} }}}}"},
                 run="\n".join(check_script("$RUNNER_TEMP/checkov", sudo=True))),
     ], timeout=20)
     jobs: dict[str, Any] = {"check": check}

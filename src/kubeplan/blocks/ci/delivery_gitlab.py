@@ -26,10 +26,13 @@ from kubeplan.render.delivery import (
     TEMPLATE_DIR,
     DeliveryInputs,
     PreviewDelivery,
+    RegistryAccess,
     Setting,
+    build_environment,
     check_script,
     promotion_order,
     repositories,
+    signature_identity,
     terraform_dir,
     terraform_layers,
 )
@@ -50,7 +53,7 @@ TEMPLATE_HEADER = ("kubeplan application pipeline. Copy ci/ into a service repos
 
 def files(plan: Plan, inputs: DeliveryInputs) -> dict[str, str]:
     included = {CONTAINER: gl.dump(container_pipeline(plan, inputs), TEMPLATE_HEADER),
-                PROMOTE: gl.dump(promote_pipeline(plan), TEMPLATE_HEADER)}
+                PROMOTE: gl.dump(promote_pipeline(plan, inputs), TEMPLATE_HEADER)}
     preview = _flux_previews(inputs)
     if preview is not None:
         included[PREVIEW] = gl.dump(preview_pipeline(plan, preview), TEMPLATE_HEADER)
@@ -82,17 +85,6 @@ def promotion_settings(plan: Plan) -> tuple[Setting, ...]:
         "PLATFORM_PROJECT_TOKEN", "secret", "repository",
         f"project access token of {repos.platform_path} (Developer, api scope) that "
         "opens promotion merge requests; masked and protected", "GitLab project settings"),)
-
-
-def _docker_config(entries: list[tuple[str, str, str]]) -> str:
-    """Shell that writes a Docker config with basic-auth entries (host, user, password vars),
-    in a temporary folder that dies with the job."""
-    auths = ",".join('"%s":{"auth":"%s"}' for _ in entries)
-    args = " ".join(
-        f'"{host}" "$(printf \'%s:%s\' "{user}" "{password}" | base64 | tr -d \'\\n\')"'
-        for host, user, password in entries)
-    return ('export DOCKER_CONFIG="$(mktemp -d)"\n'
-            f"printf '{{\"auths\":{{{auths}}}}}' {args} > \"$DOCKER_CONFIG/config.json\"")
 
 
 def _staging_auth() -> tuple[str, str, str]:
@@ -133,7 +125,7 @@ def container_pipeline(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
     if registry.replica:
         targets.append('"$REGISTRY_REPLICA_URL/$SERVICE"')
     publish_script = [
-        _docker_config(auth),
+        gl.docker_config(auth),
         *registry.gitlab_auth,
         "\n".join([
             f"for repository in {' '.join(targets)}; do",
@@ -172,7 +164,7 @@ def container_pipeline(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
             "stage": "build", **buildkit, "timeout": "30m", "interruptible": True,
             "needs": ["test"],
             "script": [
-                _docker_config([_staging_auth()]),
+                gl.docker_config([_staging_auth()]),
                 # Timestamps from the commit: the same commit builds the same image.
                 'export SOURCE_DATE_EPOCH="$(git log -1 --format=%ct)"',
                 _buildkit(['--opt build-arg:SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH"',
@@ -216,21 +208,26 @@ def container_pipeline(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
     }
 
 
-def promote_pipeline(plan: Plan) -> dict[str, Any]:
+def promote_pipeline(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
+    """One job per environment in promotion order. Into the build environment, the job opens
+    the merge request that sets the release. Into a later environment, the job deploying to it
+    (gated by its protection, manual for production) copies the digest into the environment's
+    registry and verifies it; a follow-up job opens the merge request with that address."""
     repos = repositories(plan)
+    registry = inputs.registry
     script = "\n".join([
         "set -eu",
         'cd "$(mktemp -d)"',  # the image runs as an unprivileged user
         'api="$CI_API_V4_URL/projects/$PLATFORM_PROJECT"',
-        'file="$RELEASES_DIR/$CI_ENVIRONMENT_NAME/$SERVICE.yaml"',
+        'file="$RELEASES_DIR/$TARGET_ENVIRONMENT/$SERVICE.yaml"',
         "path=\"$(printf '%s' \"$file\" | sed 's#/#%2F#g')\"",
         'header="PRIVATE-TOKEN: $PLATFORM_PROJECT_TOKEN"',
         f'wget -q -O release.yaml --header "$header" "$api/repository/files/$path/raw'
         f'?ref={DEFAULT_BRANCH}"',
         'export IMAGE="$RELEASE_IMAGE" DIGEST="$RELEASE_DIGEST" REVISION="$CI_COMMIT_SHA"',
         'yq -i "$RELEASE_EDIT" release.yaml',
-        'export BRANCH="promote/$SERVICE/$CI_ENVIRONMENT_NAME/$CI_COMMIT_SHA" FILE="$file"',
-        'export TITLE="Promote $SERVICE to $CI_ENVIRONMENT_NAME"',
+        'export BRANCH="promote/$SERVICE/$TARGET_ENVIRONMENT/$CI_COMMIT_SHA" FILE="$file"',
+        'export TITLE="Promote $SERVICE to $TARGET_ENVIRONMENT"',
         f"yq -n -o json '.branch = strenv(BRANCH) | .start_branch = \"{DEFAULT_BRANCH}\""
         " | .commit_message = strenv(TITLE) | .actions = [{\"action\": \"update\","
         " \"file_path\": strenv(FILE), \"content\": load_str(\"release.yaml\")}]' > commit.json",
@@ -258,6 +255,7 @@ def promote_pipeline(plan: Plan) -> dict[str, Any]:
         },
     }
     previous: str | None = None
+    build = build_environment(plan)
     for environment in promotion_order(plan):
         production = environment == plan.topology.production
         rule: dict[str, Any] = {"if": ON_DEFAULT_BRANCH}
@@ -269,16 +267,73 @@ def promote_pipeline(plan: Plan) -> dict[str, Any]:
         if previous:
             needs.append({"job": previous, "artifacts": False})
         key = f"promote-{environment}"
-        pipeline[key] = {
-            "extends": ".promote",
-            "needs": needs,
+        deploy = {
             "rules": [rule],
             "environment": {"name": environment,
                             "deployment_tier": "production" if production else "staging"},
             "resource_group": f"promote-$SERVICE-{environment}",
         }
+        if registry.copies and environment != build:
+            pipeline[key] = {"needs": needs, **_copy_job(plan, registry, environment), **deploy}
+            pipeline[f"merge-request-{environment}"] = {
+                "extends": ".promote",
+                "needs": [{"job": key, "artifacts": True}],
+                "rules": [{"if": ON_DEFAULT_BRANCH}],
+                "variables": {"TARGET_ENVIRONMENT": environment},
+            }
+        else:
+            # Harbor (one registry, replicated by Harbor itself) and the build environment:
+            # the release names the published image as it is.
+            pipeline[key] = {"extends": ".promote", "needs": needs,
+                             "variables": {"TARGET_ENVIRONMENT": environment}, **deploy}
         previous = key
     return pipeline
+
+
+def _copy_job(plan: Plan, registry: RegistryAccess, environment: str) -> dict[str, Any]:
+    """Copy the published digest, with its signatures and attestations, from the build
+    environment's registry into `environment`'s (REGISTRY_URL scoped to it), tagged with the
+    commit so lifecycle rules keep it, and verify each copy against the identity the clusters'
+    policy admits; hand the new address to the merge request job."""
+    issuer, identity = signature_identity(plan)
+    keychain = " --k8s-keychain" if registry.gitlab_keychain else ""
+    source = f"{registry.gitlab_source_env} " if registry.gitlab_source_env else ""
+    target = f"{registry.gitlab_target_env} " if registry.gitlab_target_env else ""
+    verify = ('--certificate-identity-regexp "$CERTIFICATE_IDENTITY" '
+              '--certificate-oidc-issuer "$CERTIFICATE_ISSUER"')
+    replica = environment in registry.replica_environments
+    targets = ['"$REGISTRY_URL/$SERVICE"', *(['"$REGISTRY_REPLICA_URL/$SERVICE"']
+                                              if replica else [])]
+    script = [
+        'SOURCE_IMAGE="$RELEASE_IMAGE"',
+        'test -n "$REGISTRY_URL"',
+        *(['test -n "$REGISTRY_REPLICA_URL"'] if replica else []),
+        # An unset environment-scoped REGISTRY_URL falls back to the build registry's.
+        'test "${SOURCE_IMAGE%/*}" != "$REGISTRY_URL"',
+        *registry.gitlab_promote_auth,
+        'saved="$(mktemp -d)/release"',
+        f'{source}cosign save{keychain} --dir "$saved" "$SOURCE_IMAGE@$RELEASE_DIGEST"',
+        "\n".join([
+            f"for repository in {' '.join(targets)}; do",
+            f'  {target}cosign load{keychain} --dir "$saved" "$repository:$CI_COMMIT_SHA"',
+            f'  {target}cosign verify{keychain} {verify} "$repository@$RELEASE_DIGEST" '
+            "> /dev/null",
+            f'  {target}cosign verify-attestation{keychain} --type spdxjson {verify} '
+            '"$repository@$RELEASE_DIGEST" > /dev/null',
+            "done",
+        ]),
+        'printf "RELEASE_IMAGE=%s/%s\\nRELEASE_DIGEST=%s\\n" "$REGISTRY_URL" "$SERVICE" '
+        '"$RELEASE_DIGEST" > promote.env',
+    ]
+    return {
+        "stage": "promote", "image": gl.job_image("cosign"), "timeout": "20m",
+        "variables": {"CERTIFICATE_IDENTITY": identity,
+                      "CERTIFICATE_ISSUER": issuer},
+        **({"id_tokens": dict(registry.gitlab_promote_id_tokens)}
+           if registry.gitlab_promote_id_tokens else {}),
+        "script": script,
+        "artifacts": {"reports": {"dotenv": "promote.env"}},
+    }
 
 
 def preview_pipeline(plan: Plan, preview: PreviewDelivery) -> dict[str, Any]:

@@ -5,6 +5,12 @@ this add-on points each cluster's GitOps controller at its environment's folder.
 Application in a project that may only create Applications, which themselves live in a project
 limited to application kinds. Flux: a Kustomization on the bootstrap source. The controller
 reads service repositories with a read-only token from the secret store.
+
+Under a multi-cluster Gateway (GKE, several clusters in the environment) a release also exports
+its Service to the fleet (`ServiceExport`, in the application namespace), which the releases
+project then admits; and the clusters other than the config cluster, which have no platform
+Gateway, drop the released services' routes to it (`member_release_patch`): they serve through
+their exports, and the config cluster's routes send to the fleet's ServiceImports.
 """
 
 from __future__ import annotations
@@ -27,10 +33,14 @@ from kubeplan.render.delivery.service import (
     RELEASES_PROJECT,
     SCM_TOKEN_ITEM,
     app_kind_whitelist,
+    fleet_routes,
+    member_release_patch,
     scm_external_secret,
     scm_secret_name,
 )
 from kubeplan.render.gitops.addon import Addon
+from kubeplan.render.gitops.flux import NO_SUBSTITUTE
+from kubeplan.render.gitops.network import MCS_GROUP, has_platform_gateway
 from kubeplan.render.gitops.telemetry import SECRET_STORE, remote_key
 
 
@@ -47,8 +57,21 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
                   objects_phase="apps")]
 
 
+def _member(plan: Plan, cluster: Cluster) -> bool:
+    """Whether released routes must be dropped here: a multi-cluster Gateway's other cluster."""
+    return fleet_routes(plan, cluster.environment) and not has_platform_gateway(plan, cluster)
+
+
 def _argocd(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[str, Any]]:
     repos = repositories(plan)
+    # Releases create Applications; under a multi-cluster Gateway also their Services' exports,
+    # in the application namespace (Argo CD ties kinds to no namespace: the Applications are
+    # only read in its own namespace, and an export only joins the environment's own fleet).
+    destinations = [{"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE}]
+    kinds = [{"group": "argoproj.io", "kind": "Application"}]
+    if fleet_routes(plan, cluster.environment):
+        destinations.append({"server": IN_CLUSTER, "namespace": APP_NAMESPACE})
+        kinds.append({"group": MCS_GROUP, "kind": "ServiceExport"})
     owner_prefix = f"https://{repos.host}/{repos.owner}"
     secret = scm_external_secret(
         scm_secret_name(plan), ARGOCD_NAMESPACE, token, store=SECRET_STORE,
@@ -59,11 +82,12 @@ def _argocd(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[
         "kind": "AppProject",
         "metadata": {"name": RELEASES_PROJECT, "namespace": ARGOCD_NAMESPACE},
         "spec": {
-            "description": "Release folders: may only create Applications",
+            "description": ("Release folders: may only create Applications"
+                            + (" and Service exports" if len(kinds) > 1 else "")),
             "sourceRepos": [repos.platform_url],
-            "destinations": [{"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE}],
+            "destinations": destinations,
             "clusterResourceWhitelist": [],
-            "namespaceResourceWhitelist": [{"group": "argoproj.io", "kind": "Application"}],
+            "namespaceResourceWhitelist": kinds,
         },
     }
     apps = {
@@ -79,6 +103,10 @@ def _argocd(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[
             "namespaceResourceWhitelist": app_kind_whitelist(),
         },
     }
+    source: dict[str, Any] = {"repoURL": repos.platform_url,
+                              "targetRevision": DEFAULT_BRANCH, "path": folder}
+    if _member(plan, cluster):
+        source["kustomize"] = {"patches": [member_release_patch(plan)]}
     application = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -86,8 +114,7 @@ def _argocd(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[
                      "namespace": ARGOCD_NAMESPACE},
         "spec": {
             "project": RELEASES_PROJECT,
-            "source": {"repoURL": repos.platform_url,
-                       "targetRevision": DEFAULT_BRANCH, "path": folder},
+            "source": source,
             "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
         },
@@ -98,11 +125,17 @@ def _argocd(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[
 def _flux(plan: Plan, cluster: Cluster, folder: str, token: str) -> list[dict[str, Any]]:
     secret = scm_external_secret(scm_secret_name(plan), FLUX_NAMESPACE, token,
                                  store=SECRET_STORE)
-    kustomization = {
+    kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
         "metadata": {"name": f"releases-{cluster.environment}", "namespace": FLUX_NAMESPACE},
         "spec": {"interval": "5m", "path": f"./{folder}", "prune": True,
                  "sourceRef": {"kind": "GitRepository", "name": FLUX_PLATFORM_SOURCE}},
     }
+    # The Flux releases unit runs as the kustomize-controller: no kind list to extend for the
+    # exports. Where released routes are dropped, the patch's `$patch` directive must reach
+    # kustomize untouched by the parent's variable substitution.
+    if _member(plan, cluster):
+        kustomization["metadata"]["annotations"] = dict(NO_SUBSTITUTE)
+        kustomization["spec"]["patches"] = [member_release_patch(plan)]
     return [secret, kustomization]

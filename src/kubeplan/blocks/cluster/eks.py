@@ -51,7 +51,8 @@ def disk_key(region: str) -> str:
 
 def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
     private = env.param("network", "controlPlaneEndpoint") == "private"
-    access_hosts = env.choice("admin_access") in ("identity-aware-proxy", "bastion")
+    # The access layer's security group per region: the access host's, or the Client VPN's.
+    access_hosts = env.choice("admin_access") in ("identity-aware-proxy", "bastion", "vpn")
     shared_fs = bool(env.plan.inputs.get("workloads", {}).get("sharedFilesystem"))
     snapshots = bool(env.param("backup", "snapshotVolumes", False))
     blocks: list[Block] = []
@@ -162,7 +163,7 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
         if access_hosts:
             args["security_group_additional_rules"] = {"admin_access": {
                 "type": "ingress", "protocol": "tcp", "from_port": 443, "to_port": 443,
-                "description": "Kubernetes API from the operators' access host",
+                "description": "Kubernetes API from the operators' access path",
                 "source_security_group_id": env.remote("access", "access_security_groups")
                 .index(region)}}
         blocks.append(module_block(module, "aws-eks", args))

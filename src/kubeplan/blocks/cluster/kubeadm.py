@@ -1,4 +1,4 @@
-"""Self-managed clusters (kubeadm): the on-prem equivalent of the cluster layer.
+"""Self-managed clusters (kubeadm, provider onprem): the on-prem equivalent of the cluster layer.
 
 Per cluster: a kubeadm configuration (ClusterConfiguration with a stable control-plane endpoint,
 the network decision's pod and service ranges, secrets encrypted at rest, audit logging, no
@@ -167,10 +167,7 @@ def audit_policy() -> dict[str, Any]:
 
 
 def contribute(env: TerraformEnv) -> list[Contribution]:
-    if env.provider != "onprem":
-        return [Contribution("cluster", "cluster", notes=(
-            f"Self-managed clusters on {env.provider} are not rendered: kubeplan renders kubeadm "
-            "for on-prem sites, and managed clusters in the cloud.",))]
+    # Only called on-prem: the cluster rule refuses self-managed clusters in a cloud.
     files: dict[str, str] = {}
     for cluster in env.clusters:
         folder = f"{env.environment}/{cluster.name}"

@@ -1,10 +1,18 @@
-"""cluster: managed Kubernetes unless it is unavailable or explicitly wanted otherwise."""
+"""cluster: managed Kubernetes in the clouds, kubeadm clusters on-prem.
+
+kubeplan renders self-managed clusters (kubeadm configuration, encryption at rest, audit policy,
+etcd snapshots) only for provider onprem, where no managed control plane exists; in a cloud it
+renders the provider's managed clusters only. Asking for self-managed clusters in a cloud, by
+spec.operations.kubernetes or by an override, is therefore refused rather than planned: the
+build would contain no control plane and no nodes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
+from kubeplan.errors import Cause, DecisionConflict
 from kubeplan.model import Scalar
 
 MANAGED = {
@@ -12,11 +20,23 @@ MANAGED = {
     "aws": ("Amazon EKS (private endpoint, managed node groups across three AZs)",),
     "azure": ("Azure Kubernetes Service (Standard tier, availability zones)",),
 }
+MANAGED_NAME = {"gcp": "GKE", "aws": "EKS", "azure": "AKS"}
 SELF_MANAGED = (
     "kubeadm (three stacked control-plane nodes)",
-    "etcd snapshots with encryption at rest (EncryptionConfiguration)",
+    "Secrets encrypted at rest through a KMS v2 plugin (EncryptionConfiguration)",
+    "API server audit policy",
     "kured for node reboots after patching",
 )
+
+
+def _onprem_only(provider: str) -> str:
+    return (f"kubeplan renders self-managed (kubeadm) clusters only for provider onprem; on "
+            f"{provider} the build would contain no control plane and no nodes")
+
+
+def _onprem_only_hint(provider: str, field: str) -> str:
+    return (f"use managed clusters on {provider} ({MANAGED_NAME[provider]}): {field}; or set "
+            "spec.provider: onprem to build kubeadm clusters on your own machines")
 
 
 class Cluster(Rule):
@@ -27,10 +47,11 @@ class Cluster(Rule):
         Choice("managed", "The provider runs the control plane, etcd and upgrades.",
                "Least operations work and an SLA on the control plane; less control over "
                "versions, flags and the control-plane network."),
-        Choice("self-managed", "kubeadm clusters you run: etcd backup and encryption, node "
-               "patching and upgrades are yours.",
-               "Full control and runs anywhere, but needs a team that patches, upgrades and "
-               "restores etcd; recommended only with a dedicated platform team."),
+        Choice("self-managed", "kubeadm clusters on your own machines (provider onprem): etcd "
+               "backup and encryption, node patching and upgrades are yours.",
+               "Full control of versions, flags and the control-plane network without a cloud, "
+               "but needs a team that patches, upgrades and restores etcd; recommended only "
+               "with a dedicated platform team. kubeplan renders it for provider onprem only."),
     )
 
     def decide(self, ctx: Context) -> Outcome:
@@ -43,10 +64,11 @@ class Cluster(Rule):
                            "clusters are kubeadm-built with etcd snapshots, encryption at rest "
                            "and scheduled node patching.", params)
         if wanted == "self-managed":
-            return Outcome("self-managed",
-                           f"spec.operations.kubernetes asks for self-managed clusters on "
-                           f"{provider}; etcd backup, encryption and upgrades become yours.",
-                           params)
+            raise DecisionConflict(
+                _onprem_only(provider),
+                [Cause(self.block, ("spec", "operations", "kubernetes")),
+                 Cause(self.block, ("spec", "provider"))],
+                _onprem_only_hint(provider, "set spec.operations.kubernetes to managed or auto"))
         return Outcome("managed",
                        f"spec.provider {provider} offers managed Kubernetes and "
                        f"spec.operations.kubernetes is {wanted}: the provider runs the control "
@@ -69,9 +91,14 @@ class Cluster(Rule):
         return SELF_MANAGED
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
-        if choice == "managed" and ctx.provider == "onprem":
+        provider = ctx.provider
+        if choice == "managed" and provider == "onprem":
             return Conflict("on-prem has no managed Kubernetes", ("spec", "provider"),
                             "use cluster: self-managed on-prem, or a cloud provider")
+        if choice == "self-managed" and provider != "onprem":
+            return Conflict(_onprem_only(provider), ("spec", "provider"),
+                            _onprem_only_hint(provider, "drop spec.overrides.cluster, "
+                                                        "managed is the default there"))
         return None
 
 

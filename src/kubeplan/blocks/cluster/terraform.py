@@ -4,7 +4,8 @@ Every cluster has private nodes, a private (or allow-listed) control-plane endpo
 identity, Kubernetes secrets encrypted with a customer-managed key, a release channel with a
 weekend maintenance window and autoscaled node pools. GKE comes from
 terraform-google-modules/kubernetes-engine (private-cluster), EKS from terraform-aws-modules/eks,
-AKS from Azure/aks. Self-managed clusters (kubeadm) are rendered as on-prem files instead.
+AKS from Azure/aks. On-prem, the only provider where the cluster rule plans self-managed
+clusters, the kubeadm files take this layer's place.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def master_cidr(env: TerraformEnv, region: str) -> str:
 
 
 def contribute(env: TerraformEnv) -> list[Contribution]:
-    if env.choice("cluster") == "self-managed" or env.provider == "onprem":
+    if env.provider == "onprem":
         return kubeadm.contribute(env)
     if env.provider == "gcp":
         return [_gcp(env)]

@@ -2,6 +2,18 @@
 issues the gateway's certificates (ACME DNS-01 through the same DNS provider, or the platform's
 private CA for names no public resolver answers).
 
+Each cluster works in its environment's zone (the domain in production, the delegated
+`<environment>.<domain>` elsewhere): external-dns publishes names under it only, and
+cert-manager solves DNS-01 challenges there, the one zone that environment's identities may
+write.
+
+external-dns publishes the names of the routes on the platform Gateway only, from that
+Gateway's address. Under a GKE multi-cluster Gateway only the config cluster has that Gateway,
+so only its external-dns publishes the environment's names (the apex and wildcard among them);
+the other clusters' external-dns finds no Gateway, so it creates nothing, and its own TXT owner
+id keeps it from deleting records any other cluster owns (it removes only its own, such as
+those left from before the clusters shared one Gateway, which the config cluster then takes).
+
 Cloud credentials come from workload identity (GKE Workload Identity Federation, EKS Pod
 Identity, Entra Workload ID) bound to the service accounts named in `naming.WORKLOADS`; the
 on-prem TSIG key is synced from the secret store. No credential is written here.
@@ -17,7 +29,12 @@ from kubeplan.render import naming
 from kubeplan.render.gitops import outputs, telemetry
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL, PRIORITY_STANDARD
-from kubeplan.render.gitops.network import GATEWAY_NAMESPACE, gateway_address
+from kubeplan.render.gitops.network import (
+    GATEWAY_NAMESPACE,
+    PLATFORM_GATEWAY,
+    environment_zone,
+    gateway_address,
+)
 from kubeplan.render.gitops.objects import MANAGED_BY, obj
 
 CERT_MANAGER = "cert-manager"
@@ -47,14 +64,14 @@ def needs_cert_manager(plan: Plan) -> bool:
     """The gateway holds the certificates (not the provider's load balancer).
 
     Where the provider's load balancer terminates TLS (GKE certificate map, ACM), the edge
-    layer's certificate also covers the preview environments' wildcard name.
+    layer's certificates also cover the preview environments' wildcard name.
     """
     return bool(plan.decision("ingress").parameters.get("certManager"))
 
 
 def _solver(plan: Plan, cluster: Cluster) -> dict[str, Any]:
     provider = plan.metadata.provider
-    zone = plan.metadata.domain
+    zone = environment_zone(plan, cluster.environment)
     if provider == "gcp":
         return {"cloudDNS": {"project": outputs.var("GCP_PROJECT_ID")}}
     if provider == "aws":
@@ -103,7 +120,8 @@ def _cert_manager(plan: Plan, cluster: Cluster) -> Addon:
                 "server": ACME_SERVER,
                 # The ACME account key is generated in the cluster, never stored in Git.
                 "privateKeySecretRef": {"name": f"{ACME_ISSUER}-account"},
-                "solvers": [{"selector": {"dnsZones": [plan.metadata.domain]},
+                "solvers": [{"selector": {"dnsZones": [
+                    environment_zone(plan, cluster.environment)]},
                              "dns01": solver}],
             }}),
     ]
@@ -136,6 +154,7 @@ def _external_dns(plan: Plan, cluster: Cluster) -> list[Addon]:
     provider_name = str(params["externalDnsProvider"])
     annotations, pod_labels = _identity(plan, cluster, EXTERNAL_DNS)
     address = gateway_address(plan, cluster)
+    zone = environment_zone(plan, cluster.environment)
     # Routes publish their hostnames; records Terraform owns (Global Accelerator, Front Door)
     # carry no external-dns ownership record, so they are never overwritten. On-prem the
     # gateway's address is fixed and declared as DNSEndpoint records (the `crd` source).
@@ -143,16 +162,22 @@ def _external_dns(plan: Plan, cluster: Cluster) -> list[Addon]:
     service_account: dict[str, Any] = {"create": True, "name": workload.service_account}
     if annotations:
         service_account["annotations"] = annotations
-    args: list[str] = []
+    # Names point at the platform Gateway, the one the internet reaches: behind the mesh, the
+    # routes on the in-mesh gateway (a cluster-internal address) are served through the edge
+    # route's names instead.
+    args: list[str] = [f"--gateway-name={PLATFORM_GATEWAY}",
+                       f"--gateway-namespace={GATEWAY_NAMESPACE}"]
     extra: list[Addon] = []
     values: dict[str, Any] = {
         "provider": {"name": provider_name},
         "serviceAccount": service_account,
         "priorityClassName": PRIORITY_STANDARD,
         "sources": sources,
-        "domainFilters": [str(params["zone"])],
+        # The environment's names only (on-prem its part of the one BIND zone).
+        "domainFilters": [zone],
         # Sync deletes records whose route is gone; the TXT registry limits it to our records,
-        # and each cluster owns its own (several clusters may serve one environment).
+        # and each cluster owns its own (several clusters may serve one environment), so a
+        # cluster without the platform Gateway never deletes another's.
         "policy": "sync",
         "registry": "txt",
         "txtOwnerId": f"{params['txtOwnerId']}-{cluster.name}",
@@ -204,7 +229,7 @@ def _external_dns(plan: Plan, cluster: Cluster) -> list[Addon]:
                            GATEWAY_NAMESPACE, labels=MANAGED_BY, spec={"endpoints": [
                                {"dnsName": name, "recordType": "A", "recordTTL": 300,
                                 "targets": [address]}
-                               for name in (str(params["zone"]), f"*.{params['zone']}")]}))
+                               for name in (zone, f"*.{zone}")]}))
     depends = tuple(a.name for a in extra)
     addon = Addon(name=EXTERNAL_DNS, namespace=workload.namespace, phase="platform",
                   chart=EXTERNAL_DNS, values=values, objects=tuple(objects),

@@ -9,16 +9,19 @@ asks for DDoS protection or the posture is regulated. AWS: ACM certificates per 
 ALBs, and for a global load balancer an AWS Global Accelerator whose endpoint groups pick up the
 gateway ALBs the AWS Load Balancer Controller creates (re-apply after the GitOps bootstrap).
 Azure: a static public IP per region for the gateway's Service, and Azure Front Door for a
-global entry point.
+global entry point. In the environment that runs the pull-request previews, the certificates
+also cover `*.preview.<zone>` (GKE: a certificate and map entry of its own; AWS: an ACM
+certificate the ALB finds by its preview listener's hostname).
 """
 
 from __future__ import annotations
 
 from kubeplan.blocks.load_balancer import terraform_aws, terraform_azure
+from kubeplan.blocks.load_balancer.previews import preview_wildcard
 from kubeplan.render import naming
 from kubeplan.render.terraform.hcl import Block, Expr, Value, block, body, call, ref, var
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv
-from kubeplan.render.terraform.shared import ZONE_MODULE, has_zone, multi_cluster, protect
+from kubeplan.render.terraform.shared import ZONE_MODULE, has_zone, protect
 
 LAYER = "edge"
 FILE = "load-balancer"
@@ -48,7 +51,8 @@ def _gcp(env: TerraformEnv, choice: str) -> Contribution:
     apis = {"compute.googleapis.com"}
     if choice == "global":
         blocks.append(block("resource", "google_compute_global_address", "gateway",
-                            project=var("project_id"), name=f"{env.prefix}-gateway",
+                            project=var("project_id"),
+                            name=naming.gateway_address(env.plan, env.environment),
                             description="Anycast address of the platform Gateway",
                             labels=env.labels))
         outputs += [Output("gateway_address_name", ref("google_compute_global_address.gateway.name"),
@@ -65,15 +69,17 @@ def _gcp(env: TerraformEnv, choice: str) -> Contribution:
             gitops["gateway.certificate-map"] = ref(
                 "google_certificate_manager_certificate_map.gateway.name")
             apis.add("certificatemanager.googleapis.com")
-        if multi_cluster(env):
-            blocks += _fleet(env)
-            config = env.clusters[0].name
+        # Several clusters form a fleet: one multi-cluster Gateway in the config cluster.
+        config = naming.config_cluster(env.plan, env.environment)
+        if config is not None:
+            blocks += _fleet(env, config)
             outputs.append(Output("config_cluster", config,
                                   "Config cluster of the multi-cluster Gateway."))
             gitops["gateway.config-cluster"] = config
     else:
         blocks.append(block("resource", "google_compute_address", "gateway",
-                            project=var("project_id"), name=f"{env.prefix}-gateway",
+                            project=var("project_id"),
+                            name=naming.gateway_address(env.plan, env.environment),
                             region=env.primary_region, address_type="EXTERNAL",
                             network_tier="PREMIUM",
                             description="Address of the platform Gateway", labels=env.labels))
@@ -94,42 +100,58 @@ def _gcp(env: TerraformEnv, choice: str) -> Contribution:
                         gcp_apis=frozenset(apis))
 
 
+def _authorised_certificate(env: TerraformEnv, key: str, domain: str, names: list[str], *,
+                            certificate: str, record: str) -> list[Block]:
+    """A Google-managed certificate for `names`, authorised through a DNS record in the zone.
+    One DNS authorization covers a domain and its wildcard only, so each domain has its own."""
+    auth = f"google_certificate_manager_dns_authorization.{key}"
+    authorization = block("resource", "google_dns_record_set", record,
+                          project=var("project_id"),
+                          managed_zone=ref(f"module.{ZONE_MODULE}.name"),
+                          name=Expr(f"{auth}.dns_resource_record[0].name"),
+                          type=Expr(f"{auth}.dns_resource_record[0].type"),
+                          ttl=300,
+                          rrdatas=[Expr(f"{auth}.dns_resource_record[0].data")])
+    return [
+        block("resource", "google_certificate_manager_dns_authorization", key,
+              project=var("project_id"), name=f"{env.prefix}-{key}", domain=domain,
+              labels=env.labels),
+        authorization,
+        block("resource", "google_certificate_manager_certificate", certificate,
+              project=var("project_id"), name=f"{env.prefix}-{certificate}", labels=env.labels,
+              managed=block("managed", domains=names, dns_authorizations=[ref(f"{auth}.id")])),
+    ]
+
+
 def _certificates(env: TerraformEnv) -> list[Block]:
-    """A Google-managed certificate for the zone and its subdomains, authorised through DNS."""
-    auth = block("resource", "google_certificate_manager_dns_authorization", "zone",
-                 project=var("project_id"), name=f"{env.prefix}-zone", domain=env.zone,
-                 labels=env.labels)
-    record = block("resource", "google_dns_record_set", "certificate_authorization",
-                   project=var("project_id"), managed_zone=ref(f"module.{ZONE_MODULE}.name"),
-                   name=Expr("google_certificate_manager_dns_authorization.zone"
-                             ".dns_resource_record[0].name"),
-                   type=Expr("google_certificate_manager_dns_authorization.zone"
-                             ".dns_resource_record[0].type"),
-                   ttl=300,
-                   rrdatas=[Expr("google_certificate_manager_dns_authorization.zone"
-                                 ".dns_resource_record[0].data")])
-    certificate = block(
-        "resource", "google_certificate_manager_certificate", "gateway",
-        project=var("project_id"), name=f"{env.prefix}-gateway", labels=env.labels,
-        managed=block("managed", domains=[env.zone, f"*.{env.zone}"],
-                      dns_authorizations=[ref("google_certificate_manager_dns_authorization"
-                                              ".zone.id")]))
-    cmap = block("resource", "google_certificate_manager_certificate_map", "gateway",
-                 project=var("project_id"),
-                 name=naming.certificate_map(env.plan, env.environment), labels=env.labels)
-    entries = [block("resource", "google_certificate_manager_certificate_map_entry", key,
+    """Google-managed certificates for the zone and its subdomains and, where the previews run,
+    for their wildcard, in the certificate map the Gateway names."""
+    blocks = _authorised_certificate(env, "zone", env.zone, [env.zone, f"*.{env.zone}"],
+                                     certificate="gateway", record="certificate_authorization")
+    hosts = [("apex", env.zone, "gateway"), ("wildcard", f"*.{env.zone}", "gateway")]
+    previews = preview_wildcard(env)
+    if previews:
+        blocks += _authorised_certificate(env, "previews", previews.removeprefix("*."),
+                                          [previews], certificate="previews",
+                                          record="previews_authorization")
+        hosts.append(("previews", previews, "previews"))
+    blocks.append(block("resource", "google_certificate_manager_certificate_map", "gateway",
+                        project=var("project_id"),
+                        name=naming.certificate_map(env.plan, env.environment),
+                        labels=env.labels))
+    blocks += [block("resource", "google_certificate_manager_certificate_map_entry", key,
                      project=var("project_id"), name=f"{env.prefix}-{key}",
                      map=ref("google_certificate_manager_certificate_map.gateway.name"),
                      hostname=host,
-                     certificates=[ref("google_certificate_manager_certificate.gateway.id")])
-               for key, host in (("apex", env.zone), ("wildcard", f"*.{env.zone}"))]
-    return [auth, record, certificate, cmap, *entries]
+                     certificates=[ref(f"google_certificate_manager_certificate.{cert}.id")])
+               for key, host, cert in hosts]
+    return blocks
 
 
-def _fleet(env: TerraformEnv) -> list[Block]:
-    """Multi-cluster Gateway and multi-cluster services across the environment's clusters; the
-    first cluster holds the Gateway configuration."""
-    config = env.clusters[0].name
+def _fleet(env: TerraformEnv, config: str) -> list[Block]:
+    """Multi-cluster Gateway and multi-cluster services across the environment's clusters;
+    `config` (naming.config_cluster, where the GitOps tree puts the Gateway) holds the Gateway
+    configuration."""
     # GKE's fleet registration reports the membership's full resource name; the feature wants
     # the relative name (projects/.../memberships/...).
     membership = call("trimprefix", env.remote("cluster", "fleet_memberships").index(config),
@@ -182,7 +204,8 @@ def _armor(env: TerraformEnv) -> Block:
                        match=block("match", versioned_expr="SRC_IPS_V1",
                                    config=block("config", src_ip_ranges=["*"]))))
     return block("resource", "google_compute_security_policy", "edge",
-                 project=var("project_id"), name=f"{env.prefix}-edge",
+                 project=var("project_id"),
+                 name=naming.edge_security_policy(env.plan, env.environment),
                  description="WAF and DDoS protection of the platform Gateway",
                  adaptive_protection_config=block(
                      "adaptive_protection_config",

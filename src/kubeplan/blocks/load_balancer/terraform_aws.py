@@ -1,5 +1,6 @@
 """load_balancer on AWS: ACM certificates for the gateway ALBs of each region (DNS-validated in
-the zone, so they renew unattended) and, for a global load balancer, an AWS Global Accelerator.
+the zone, so they renew unattended), one for the pull-request previews' wildcard where they run,
+and, for a global load balancer, an AWS Global Accelerator.
 
 The ALBs themselves belong to the AWS Load Balancer Controller (Gateway API). The accelerator's
 endpoint group in each region lists the ALBs that controller created for the region's cluster
@@ -10,6 +11,7 @@ attaches them. A standby region's endpoint group takes no traffic until `failove
 
 from __future__ import annotations
 
+from kubeplan.blocks.load_balancer.previews import preview_region, preview_wildcard
 from kubeplan.render.terraform import aws, roots
 from kubeplan.render.terraform.hcl import Block, Expr, Value, block, call, ref, template, var
 from kubeplan.render.terraform.model import (
@@ -27,6 +29,7 @@ FILE = "load-balancer"
 CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
 # Flow logs are kept a year (the usual audit horizon), then expire.
 FLOW_LOG_DAYS = 365
+PREVIEWS = "gateway_previews"
 FAILOVER = Variable(
     "failover", "bool",
     "Send traffic to the standby region (set true during a regional failover, false after).",
@@ -44,6 +47,12 @@ def contribute(env: TerraformEnv, choice: str) -> list[Contribution]:
         certificates[region] = ref(f"aws_acm_certificate_validation.{name}.certificate_arn")
     outputs = [Output("gateway_certificates", certificates,
                       "ACM certificate per region for the gateway ALBs.")]
+    previews = preview_wildcard(env)
+    if previews:
+        blocks += _preview_certificate(env, previews, preview_region(env))
+        outputs.append(Output("preview_certificate",
+                              ref(f"aws_acm_certificate_validation.{PREVIEWS}.certificate_arn"),
+                              f"ACM certificate for {previews} (the preview listener's)."))
     gitops: dict[str, Value] = {f"gateway.certificate-arn.{r}": v
                                 for r, v in certificates.items()}
     variables: tuple[Variable, ...] = ()
@@ -68,6 +77,16 @@ def contribute(env: TerraformEnv, choice: str) -> list[Contribution]:
                                    "gateway")
     return [Contribution(LAYER, FILE, tuple(blocks), variables=variables,
                          outputs=tuple(outputs), gitops=gitops, notes=notes)]
+
+
+def _preview_certificate(env: TerraformEnv, name: str, region: str) -> list[Block]:
+    """An ACM certificate for the previews' wildcard in the region of the cluster that runs
+    them, validated in the zone. The ALB controller attaches it by the preview listener's
+    hostname, beside the zone's certificate (SNI picks one per request)."""
+    return aws.acm_certificate(
+        env, PREVIEWS, region, domain=name,
+        skip="checkov:skip=CKV2_AWS_71:every open pull request gets its own preview host; a "
+             "wildcard avoids a certificate per pull request, and the key never leaves ACM")
 
 
 def _flow_logs(env: TerraformEnv) -> list[Block]:

@@ -283,17 +283,26 @@ def _backup_rules(plan: Plan) -> list[dict[str, Any]]:
              "runbook_url": VELERO_RUNBOOK}},
     ]
     if decision.choice == "velero-etcd":
-        etcd_period = cron_period_seconds(str(decision.param("etcdSnapshotSchedule")))
+        etcd_stale = 2 * cron_period_seconds(str(decision.param("etcdSnapshotSchedule"))) + 600
+        ns = f'namespace="{telemetry.ETCD_BACKUP}"'
         rules.append(
             {"alert": "EtcdSnapshotTooOld",
-             "expr": (f'time() - kube_cronjob_status_last_successful_time'
-                      f'{{namespace="{telemetry.ETCD_BACKUP}"}} > {2 * etcd_period + 600}'),
+             # The last success is too old, or the CronJob has existed that long without one
+             # (kube-state-metrics has no last-success series before the first success).
+             "expr": (f"time() - kube_cronjob_status_last_successful_time{{{ns}}} > {etcd_stale}"
+                      f" or (time() - kube_cronjob_created{{{ns}}} > {etcd_stale} unless on "
+                      f"(namespace, cronjob) kube_cronjob_status_last_successful_time{{{ns}}})"),
              "labels": {"severity": "critical"},
              "annotations": {
                  "summary": "No successful etcd snapshot for two periods",
-                 "description": "The etcd snapshot CronJob {{ $labels.cronjob }} has not "
-                                "succeeded for two periods; a lost control plane could not be "
-                                "restored to a recent point.",
+                 "description": "The etcd snapshot CronJob {{ $labels.namespace }}/"
+                                "{{ $labels.cronjob }} (etcdctl snapshot save on a control-plane "
+                                "node, rclone crypt upload to the etcd bucket) has not succeeded "
+                                f"for two periods ({etcd_stale} seconds), or never has; a lost "
+                                "control plane could not be restored to a recent point. `kubectl "
+                                f"-n {telemetry.ETCD_BACKUP} get jobs` and the logs of the "
+                                "`snapshot` and `upload` containers of the latest job say why "
+                                "(docs/RUNBOOK.md, backups).",
                  "runbook_url": f"{KUBE_RUNBOOKS}/kubernetes/kubejobfailed/"}})
     return rules
 

@@ -8,7 +8,9 @@ in the primary CIDR, worker subnets (nodes and pods, VPC CNI) in the secondary p
 subnets only for NAT gateways and load balancers, flow logs, and the default security group
 stripped of every rule. Azure: a resource group per environment and a VNet per region (Azure
 Verified Module) with a node subnet behind a NAT gateway and a network security group that
-denies inbound traffic from the internet.
+denies inbound traffic from the internet, plus the subnets the admin access path needs in the
+edge range: Azure Bastion's, or the VPN gateway's GatewaySubnet and the delegated subnet of the
+DNS resolver its clients query.
 """
 
 from __future__ import annotations
@@ -268,9 +270,26 @@ def azure_bastion_subnet(env: TerraformEnv, region: str) -> str:
     return str(next(IPv4Network(env.network("edge", region)).subnets(new_prefix=26)))
 
 
+AZURE_GATEWAY_SUBNET = "GatewaySubnet"
+# Azure DNS Private Resolver's inbound endpoints need a subnet of their own, delegated to it.
+DNS_RESOLVER_DELEGATION = "Microsoft.Network/dnsResolvers"
+
+
+def azure_gateway_subnet(env: TerraformEnv, region: str) -> str:
+    """The VPN gateway's subnet (Azure asks for a /27 or larger): the edge range's second /26."""
+    return str(list(IPv4Network(env.network("edge", region)).subnets(new_prefix=26))[1])
+
+
+def azure_dns_inbound_subnet(env: TerraformEnv, region: str) -> str:
+    """The DNS resolver's inbound subnet (a /28 at least): the first /28 of the third /26."""
+    third = list(IPv4Network(env.network("edge", region)).subnets(new_prefix=26))[2]
+    return str(next(third.subnets(new_prefix=28)))
+
+
 def _azure(env: TerraformEnv) -> Contribution:
     front_door = env.choice("cdn") == "provider" or env.choice("load_balancer") == "global"
     bastion = env.choice("admin_access") == "bastion"
+    vpn = env.choice("admin_access") == "vpn"
     blocks: list[Block] = [block("resource", "azurerm_resource_group", "environment",
                                  name=env.prefix, location=env.primary_region, tags=env.labels)]
     group = ref("azurerm_resource_group.environment.name")
@@ -280,6 +299,8 @@ def _azure(env: TerraformEnv) -> Contribution:
     vnets: dict[str, Value] = {}
     nodes: dict[str, Value] = {}
     bastions: dict[str, Value] = {}
+    gateways: dict[str, Value] = {}
+    resolvers: dict[str, Value] = {}
     for region in env.regions:
         r = slug(region)
         blocks += [
@@ -306,6 +327,14 @@ def _azure(env: TerraformEnv) -> Contribution:
         if bastion:
             subnets["bastion"] = {"name": AZURE_BASTION_SUBNET,
                                   "address_prefixes": [azure_bastion_subnet(env, region)]}
+        if vpn:
+            subnets["gateway"] = {"name": AZURE_GATEWAY_SUBNET,
+                                  "address_prefixes": [azure_gateway_subnet(env, region)]}
+            subnets["dns_inbound"] = {
+                "name": "dns-inbound",
+                "address_prefixes": [azure_dns_inbound_subnet(env, region)],
+                "delegations": [{"name": "dns-resolvers",
+                                 "service_delegation": {"name": DNS_RESOLVER_DELEGATION}}]}
         module = f"vnet_{r}"
         blocks.append(env.module(module, "azure-virtual-network", {
             "name": f"{env.prefix}-{region}",
@@ -327,6 +356,9 @@ def _azure(env: TerraformEnv) -> Contribution:
         nodes[region] = Expr(f'module.{module}.subnets["nodes"].resource_id')
         if bastion:
             bastions[region] = Expr(f'module.{module}.subnets["bastion"].resource_id')
+        if vpn:
+            gateways[region] = Expr(f'module.{module}.subnets["gateway"].resource_id')
+            resolvers[region] = Expr(f'module.{module}.subnets["dns_inbound"].resource_id')
     outputs = [
         Output("resource_group_name", group, "Resource group of the environment."),
         Output("resource_group_id", ref("azurerm_resource_group.environment.id"),
@@ -339,6 +371,10 @@ def _azure(env: TerraformEnv) -> Contribution:
     ]
     if bastion:
         outputs.append(Output("bastion_subnet_ids", bastions, "Azure Bastion subnet per region."))
+    if vpn:
+        outputs += [Output("gateway_subnet_ids", gateways, "VPN gateway subnet per region."),
+                    Output("dns_inbound_subnet_ids", resolvers,
+                           "DNS resolver inbound subnet per region.")]
     return Contribution(LAYER, FILE, tuple(blocks), outputs=tuple(outputs),
                         gitops={"network.resource-group": group})
 

@@ -5,6 +5,12 @@ platform registry signed by the platform's CI.
 Kyverno enforces both as ClusterPolicies; with Gatekeeper or plain Pod Security Admission the
 signatures are Sigstore policy-controller's (ClusterImagePolicy). Gatekeeper itself has no
 pinned chart or CRDs in kubeplan's upstream data, so only its signature half is rendered.
+
+Pull-request previews are namespaces the GitOps tool creates at run time, which the baseline
+cannot know: the image rules match them by their preview label (policy-controller by the label
+its webhook selects, which the preview block sets), and in the preview cluster Kyverno copies
+the application namespace's NetworkPolicies (default deny and its allowances) into each one as
+it appears, and keeps them in sync. Without Kyverno nothing can; the policy decision warns.
 """
 
 from __future__ import annotations
@@ -13,12 +19,19 @@ from typing import Any
 
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
+from kubeplan.render.delivery import preview_cluster
 from kubeplan.render.gitops.addon import Addon
-from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL
+from kubeplan.render.gitops.baseline import (
+    PRIORITY_CRITICAL,
+    app_network_policies,
+    sigstore_policy_controller,
+)
+from kubeplan.render.gitops.network import PREVIEW_LABEL
 from kubeplan.render.gitops.objects import MANAGED_BY, TIER_APPS, TIER_LABEL, obj
 
 KYVERNO = "kyverno"
 POLICY_CONTROLLER = "policy-controller"
+PREVIEW_NETWORK_POLICIES = "preview-network-policies"
 # OIDC issuers of the CI systems whose keyless Cosign signatures are trusted.
 CI_ISSUER = {"github-actions": "https://token.actions.githubusercontent.com",
              "gitlab-ci": "https://gitlab.com"}
@@ -48,9 +61,46 @@ def _identity(plan: Plan) -> tuple[str, str]:
     return CI_ISSUER[ci], f"^{CI_HOST[ci]}/{org}/.+$"
 
 
-def _apps_only() -> dict[str, Any]:
+def _previews(plan: Plan) -> bool:
+    return plan.choice("preview") == "pull-request-namespaces"
+
+
+def _application_pods(plan: Plan) -> dict[str, Any]:
+    """Pods of the application namespace and, with previews, of every preview namespace."""
+    selectors = [{TIER_LABEL: TIER_APPS}, *([dict(PREVIEW_LABEL)] if _previews(plan) else [])]
     return {"any": [{"resources": {"kinds": ["Pod"], "namespaceSelector": {
-        "matchLabels": {TIER_LABEL: TIER_APPS}}}}]}
+        "matchLabels": labels}}} for labels in selectors]}
+
+
+def _preview_network_policies(plan: Plan, cluster: Cluster) -> dict[str, Any]:
+    """One generate rule per NetworkPolicy of the application namespace, into each preview
+    namespace when it is created (and those that exist when the policy arrives). Synchronised:
+    Kyverno restores a changed or deleted copy and updates the copies when the policy changes.
+    Kyverno labels what it generates as its own, so only the reasons are copied with the spec."""
+    rules = []
+    for policy in app_network_policies(plan, cluster):
+        meta = policy["metadata"]
+        rules.append({
+            "name": meta["name"],
+            "match": {"any": [{"resources": {"kinds": ["Namespace"],
+                                             "selector": {"matchLabels": dict(PREVIEW_LABEL)}}}]},
+            "generate": {
+                "generateExisting": True,
+                "synchronize": True,
+                "apiVersion": policy["apiVersion"],
+                "kind": policy["kind"],
+                "name": meta["name"],
+                "namespace": "{{request.object.metadata.name}}",
+                "data": {"metadata": {"annotations": dict(meta.get("annotations") or {})},
+                         "spec": policy["spec"]},
+            },
+        })
+    return obj("kyverno.io/v1", "ClusterPolicy", PREVIEW_NETWORK_POLICIES, labels=MANAGED_BY,
+               annotations={"policies.kyverno.io/title": "Preview network policies",
+                            "policies.kyverno.io/description":
+                                "Every pull-request namespace gets the application namespace's "
+                                "NetworkPolicies: default deny and the same allowances."},
+               spec={"background": True, "rules": rules})
 
 
 def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
@@ -76,7 +126,7 @@ def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
             obj("kyverno.io/v1", "ClusterPolicy", "platform-registry-only", labels=MANAGED_BY,
                 annotations={"policies.kyverno.io/title": "Images from the platform registry"},
                 spec={"validationFailureAction": "Enforce", "background": True, "rules": [{
-                    "name": "platform-registry", "match": _apps_only(),
+                    "name": "platform-registry", "match": _application_pods(plan),
                     "validate": {
                         "message": f"application images must come from {registry}",
                         "foreach": [{"list": "request.object.spec.[ephemeralContainers, "
@@ -89,7 +139,7 @@ def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
                 annotations={"policies.kyverno.io/title": "Signed by the platform's CI"},
                 spec={"validationFailureAction": "Enforce", "background": False,
                       "webhookTimeoutSeconds": 15, "rules": [{
-                          "name": "keyless-ci-signature", "match": _apps_only(),
+                          "name": "keyless-ci-signature", "match": _application_pods(plan),
                           "verifyImages": [{
                               "imageReferences": [registry], "mutateDigest": True,
                               "verifyDigest": True, "required": True,
@@ -110,8 +160,11 @@ def _kyverno(plan: Plan, cluster: Cluster, exempt: list[str]) -> Addon:
         "cleanupController": {"replicas": 2 if production else 1},
         "reportsController": {"replicas": 2 if production else 1},
     }
+    policies = _kyverno_policies(plan, exempt)
+    if _previews(plan) and cluster == preview_cluster(plan):
+        policies.append(_preview_network_policies(plan, cluster))
     return Addon(name=KYVERNO, namespace=KYVERNO, phase="core", chart=KYVERNO, values=values,
-                 objects=tuple(_kyverno_policies(plan, exempt)))
+                 objects=tuple(policies))
 
 
 def _policy_controller(plan: Plan) -> Addon:
@@ -158,6 +211,6 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
     choice = plan.choice("policy")
     if choice == "kyverno":
         return [_kyverno(plan, cluster, exempt_namespaces(plan))]
-    if plan.decision("policy").parameters.get("verifyImages"):
+    if sigstore_policy_controller(plan):
         return [_policy_controller(plan)]
     return []

@@ -36,6 +36,8 @@ VERIFIER = {
     "pod-security-admission": "Sigstore policy-controller (ClusterImagePolicy: Cosign "
                               "signatures, images from the platform registry only)",
 }
+PREVIEW_NETWORK = ("Kyverno generate rules that give every preview namespace the application "
+                   "namespace's NetworkPolicies (default deny and the same allowances)")
 
 
 class Policy(Rule):
@@ -74,9 +76,22 @@ class Policy(Rule):
         return {"podSecurity": POD_SECURITY, "verifyImages": posture in VERIFY_POSTURES}
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        out: tuple[str, ...] = COMPONENTS[choice]
         if self.parameters(choice, ctx)["verifyImages"]:
-            return (*COMPONENTS[choice], VERIFIER[choice])
-        return COMPONENTS[choice]
+            out = (*out, VERIFIER[choice])
+        if choice == "kyverno" and ctx.get("delivery.previewEnvironments"):
+            out = (*out, PREVIEW_NETWORK)
+        return out
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        # Preview namespaces appear at run time, after the baseline's policies were written;
+        # only a policy engine that generates resources (Kyverno) can give them their own.
+        if choice == "kyverno" or not ctx.get("delivery.previewEnvironments"):
+            return ()
+        return (f"preview namespaces get no default-deny NetworkPolicies with policy {choice}: "
+                "they are created per pull request, after the baseline's policies were "
+                "written, and only Kyverno can generate them into new namespaces; use policy: "
+                "kyverno, or ship a default-deny NetworkPolicy in the service's deploy folder",)
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         posture: str = ctx.get("security.posture")

@@ -16,6 +16,7 @@ run as the preview's own, namespace-bound service account.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from kubeplan.render.delivery import (
     PREVIEW_BRANCH,
     PREVIEWS_ADDON,
     REGISTRY_VARIABLE,
+    SERVICE,
     preview_requests_dir,
     repositories,
 )
@@ -36,8 +38,9 @@ from kubeplan.render.delivery.service import (
     scm_external_secret,
 )
 from kubeplan.render.gitops import flux as flux_tree
+from kubeplan.render.gitops.baseline import image_policy_labels
+from kubeplan.render.gitops.network import PREVIEW_LABEL, preview_parent_ref
 
-PREVIEW_LABEL = {"kubeplan.dev/preview": "true"}
 SOURCE_API = flux_tree.SOURCE_API
 KUSTOMIZE_API = flux_tree.KUSTOMIZE_API
 # The service account of the `previews` Kustomization, and the one each preview deploys as.
@@ -62,6 +65,14 @@ def _resource(kind: str) -> str:
     return f"{lower[:-1]}ies" if lower.endswith("y") else f"{lower}s"
 
 
+def parent_patch(plan: Plan) -> dict[str, Any]:
+    """A kustomize patch attaching the service's HTTPRoute to the preview listener of the
+    gateway that serves previews (the only listener preview namespaces may attach to)."""
+    ops = [{"op": "replace", "path": "/spec/parentRefs", "value": [preview_parent_ref(plan)]}]
+    return {"target": {"kind": "HTTPRoute", "name": SERVICE},
+            "patch": json.dumps(ops, separators=(",", ":"))}
+
+
 def _namespace_regex(pattern: str) -> str:
     before, after = pattern.split("{number}")
     return f"^{re.escape(before)}[0-9]+{re.escape(after)}$"
@@ -79,7 +90,8 @@ def request_template(plan: Plan) -> list[dict[str, Any]]:
     source = f"{service}-pr-{number}"
     return [
         {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": namespace, "labels": {**RESTRICTED, **PREVIEW_LABEL}}},
+         "metadata": {"name": namespace, "labels": {**RESTRICTED, **PREVIEW_LABEL,
+                                                    **image_policy_labels(plan)}}},
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": DEPLOYER, "namespace": namespace},
          "automountServiceAccountToken": False},
@@ -104,8 +116,8 @@ def request_template(plan: Plan) -> list[dict[str, Any]]:
                   "images": [{"name": service,
                               "newName": f"{_var(REGISTRY_VARIABLE)}/{service}",
                               "newTag": _var("IMAGE_TAG")}],
-                  "patches": [{**hostname_patch(host),
-                               "target": {"kind": "HTTPRoute", "name": service}}]}},
+                  "patches": [{**patch, "target": {"kind": "HTTPRoute", "name": service}}
+                              for patch in (hostname_patch(host), parent_patch(plan))]}},
     ]
 
 
@@ -124,10 +136,21 @@ def cluster_objects(plan: Plan, token: str, store: str) -> list[dict[str, Any]]:
     deployer_rules: dict[str, list[str]] = {}
     for kind, group in APP_KINDS.items():
         deployer_rules.setdefault(group, []).append(_resource(kind))
+    # The labels the baseline's policies select preview namespaces by: a request that drops
+    # one would escape Pod Security, the image policies or the generated NetworkPolicies.
+    required = {**RESTRICTED, **PREVIEW_LABEL, **image_policy_labels(plan)}
+    labelled = " && ".join(
+        f"'{key}' in object.metadata.labels && object.metadata.labels['{key}'] == '{value}'"
+        for key, value in sorted(required.items()))
     validations = [
         {"expression": f"request.resource.resource != 'namespaces' || "
                        f"request.name.matches('{namespaces}')",
          "message": "preview requests may only manage pull-request namespaces"},
+        {"expression": "request.operation == 'DELETE' || "
+                       "request.resource.resource != 'namespaces' || "
+                       f"(has(object.metadata.labels) && {labelled})",
+         "message": "preview namespaces keep the labels the platform's policies select them by "
+                    f"({', '.join(f'{k}={v}' for k, v in sorted(required.items()))})"},
         {"expression": f"request.resource.resource == 'namespaces' || "
                        f"(request.resource.resource == 'gitrepositories' ? "
                        f"request.namespace == '{FLUX_NAMESPACE}' && "

@@ -2,10 +2,11 @@
 
 Argo CD: an ApplicationSet whose pull-request generator lists the service's open pull requests
 and renders one Application each (namespace `pr-<number>`, the image the pipeline pushed as
-`pr-<number>-<head sha>`, the HTTPRoute on the preview host); a closed request drops out of the
-list and its Application, with everything it deployed, is deleted. Flux has no pull-request
-generator of its own: the pipeline commits a request per pull request to a branch of the
-platform repository and a pruning Kustomization reconciles them (see `flux.py` beside this file).
+`pr-<number>-<head sha>`, the HTTPRoute on the preview host, attached to the gateway's preview
+listener); a closed request drops out of the list and its Application, with everything it
+deployed, is deleted. Flux has no pull-request generator of its own: the pipeline commits a
+request per pull request to a branch of the platform repository and a pruning Kustomization
+reconciles them (see `flux.py` beside this file).
 
 Previews live in the first non-production environment's first cluster, deployed with
 application kinds only into `pr-*` namespaces (an Argo CD project; with Flux, a service account
@@ -20,6 +21,7 @@ from typing import Any
 
 from kubeplan.blocks.preview import flux
 from kubeplan.model import Cluster, Plan
+from kubeplan.render import naming
 from kubeplan.render.delivery import (
     ARGOCD_NAMESPACE,
     FLUX_NAMESPACE,
@@ -40,9 +42,10 @@ from kubeplan.render.delivery.service import (
     scm_external_secret,
 )
 from kubeplan.render.gitops.addon import Addon
+from kubeplan.render.gitops.baseline import image_policy_labels
+from kubeplan.render.gitops.network import PREVIEW_LABEL
 from kubeplan.render.gitops.telemetry import SECRET_STORE, remote_key
 
-PREVIEW_LABEL = flux.PREVIEW_LABEL
 # How often the controller asks the Git host for open pull requests (webhooks make it faster).
 POLL_SECONDS = 300
 
@@ -62,6 +65,13 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         home = FLUX_NAMESPACE
     return [Addon(name=PREVIEWS_ADDON, namespace=home, phase="apps", objects=tuple(objects),
                   objects_phase="apps", depends_on=())]
+
+
+def _registry(plan: Plan) -> str:
+    """Harbor's address is known here; a cloud registry's is a platform output."""
+    if plan.choice("registry") == "harbor":
+        return naming.harbor_push_address(plan)
+    return f"${{{REGISTRY_VARIABLE}}}"
 
 
 def _argocd(plan: Plan, host: str, namespace: str, token: str) -> list[dict[str, Any]]:
@@ -107,9 +117,10 @@ def _argocd(plan: Plan, host: str, namespace: str, token: str) -> list[dict[str,
                         "path": DEPLOY_PATH,
                         "kustomize": {
                             "namespace": namespace.format(number=number),
-                            "images": [f"{SERVICE}=${{{REGISTRY_VARIABLE}}}/{SERVICE}"
+                            "images": [f"{SERVICE}={_registry(plan)}/{SERVICE}"
                                        f":pr-{number}-{{{{.head_sha}}}}"],
-                            "patches": [hostname_patch(preview_host)],
+                            "patches": [hostname_patch(preview_host),
+                                        flux.parent_patch(plan)],
                         },
                     },
                     "destination": {"server": IN_CLUSTER,
@@ -119,7 +130,8 @@ def _argocd(plan: Plan, host: str, namespace: str, token: str) -> list[dict[str,
                         "automated": {"prune": True, "selfHeal": True},
                         "syncOptions": ["CreateNamespace=true"],
                         "managedNamespaceMetadata": {"labels": {**RESTRICTED,
-                                                                **PREVIEW_LABEL}},
+                                                                **PREVIEW_LABEL,
+                                                                **image_policy_labels(plan)}},
                     },
                 },
             },

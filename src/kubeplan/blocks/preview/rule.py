@@ -11,6 +11,12 @@ branch of the platform repository.
 
 Where the code is hosted is read from spec.delivery.ci (GitHub Actions means GitHub, GitLab CI
 means GitLab); the spec has no separate field for it.
+
+Previews run in the first non-production environment (production only when it is the only one),
+so their names live in that environment's DNS zone: `pr-<number>.preview.<zone>`, where the zone
+is the platform domain in production and the delegated `<environment>.<domain>` elsewhere. That
+zone is the one the environment's external-dns may write and its certificates are issued in;
+the gateway's certificate covers `*.preview.<zone>` (a TLS wildcard covers one label only).
 """
 
 from __future__ import annotations
@@ -28,14 +34,28 @@ FLUX_TRIGGER = {"github-actions": "GitHub Actions on pull request open, update a
                 "gitlab-ci": "GitLab CI merge request pipelines, with a stop job on close"}
 
 
-def preview_domain(domain: str) -> str:
-    return f"preview.{domain}"
+def preview_environment(environments: list[str], production: str) -> str:
+    """The first non-production environment in spec order, else production."""
+    return next((e for e in environments if e != production), production)
+
+
+def environment_zone(domain: str, environment: str, production: str) -> str:
+    return domain if environment == production else f"{environment}.{domain}"
+
+
+def preview_domain(ctx: Context) -> str:
+    """`preview.<zone of the preview environment>`."""
+    environments: list[str] = ctx.get("environments")
+    production = str(ctx.decision("topology").param("production"))
+    zone = environment_zone(str(ctx.get("domain")), preview_environment(environments, production),
+                            production)
+    return f"preview.{zone}"
 
 
 class Preview(Rule):
     block = "preview"
     title = "Preview environments"
-    needs = ("gitops",)
+    needs = ("gitops", "topology", "ingress")
     choices = (
         Choice("pull-request-namespaces",
                "A namespace and hostname per open pull request, created and pruned by the "
@@ -63,15 +83,14 @@ class Preview(Rule):
             "pull-request-namespaces",
             f"spec.delivery.previewEnvironments is true and spec.delivery.gitops is {gitops}: "
             f"{tool} deploys every open pull request to its own namespace, reachable at "
-            f"{params['hostPattern']} under spec.domain, and removes it when the pull request "
-            "closes.", params)
+            f"{params['hostPattern']} in the preview environment's zone, and removes it when "
+            "the pull request closes.", params)
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         if choice == "none":
             return {}
-        domain: str = ctx.get("domain")
         params: dict[str, Scalar] = {
-            "hostPattern": f"pr-{{number}}.{preview_domain(domain)}",
+            "hostPattern": f"pr-{{number}}.{preview_domain(ctx)}",
             "namespacePattern": NAMESPACE_PATTERN,
         }
         return params
@@ -88,15 +107,20 @@ class Preview(Rule):
         if choice == "none":
             return ()
         ci: str = ctx.get("delivery.ci")
-        domain = preview_domain(ctx.get("domain"))
+        domain = preview_domain(ctx)
         if ctx.choice("gitops") == "argocd":
             tool = f"Argo CD ApplicationSet with the pull-request generator ({ARGO_GENERATOR[ci]})"
         else:
             tool = (f"Flux Kustomization (prune) over per-pull-request requests committed by "
                     f"{FLUX_TRIGGER[ci]}")
+        if ctx.decision("ingress").parameters.get("certManager"):
+            certificate = f"cert-manager Certificate for *.{domain} (DNS-01)"
+        else:
+            certificate = f"the load balancer's managed certificate for *.{domain}"
         return (tool,
-                f"wildcard DNS record *.{domain}",
-                f"cert-manager Certificate for *.{domain} (DNS-01)")
+                f"a DNS record per preview under {domain} (external-dns, from its HTTPRoute)",
+                certificate,
+                f"a gateway listener for *.{domain} that admits preview namespaces only")
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         wanted: bool = ctx.get("delivery.previewEnvironments")

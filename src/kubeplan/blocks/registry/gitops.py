@@ -3,13 +3,25 @@
 What the chart expresses is rendered here: Trivy scanning, object storage for images, metrics,
 credentials synced by External Secrets (admin password, secret keys, database password), and
 the route through the shared gateway. Project quotas, retention and immutable-tag rules, robot
-accounts, webhooks and replication rules live in Harbor's database and are set through its REST
-API (or a Harbor Terraform provider); the chart has no values for them, so they are not
-rendered. The robot account's token is read from the secret store for the CI.
+accounts, webhooks and replication rules live in Harbor's database: the `harbor` Terraform layer
+sets them through Harbor's API (blocks/registry/terraform_harbor.py).
+
+One Harbor serves the platform: production's, in its primary region and in the registry
+decision's `replicateTo` site (`naming.harbor_regions`). Every cluster, of every environment,
+pulls with its environment's pull-only robot: an ExternalSecret makes the `harbor-pull` Secret in
+the application namespace and its default ServiceAccount names it.
+
+Each Harbor is served at `naming.harbor_host` through the platform Gateway. Under a multi-cluster
+Gateway (GKE, several production clusters) only the config cluster has that Gateway: it holds
+the routes of every region's Harbor, each sending to a ServiceImport of its own name
+(`harbor-<region>`), which only that region's cluster fills, through a Service selecting the
+chart's nginx pods and its ServiceExport. A shared name would let the load balancer send one
+site's host to the other site's Harbor.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubeplan.model import Cluster, Plan
@@ -17,7 +29,14 @@ from kubeplan.render import naming
 from kubeplan.render.gitops import telemetry
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_STANDARD
-from kubeplan.render.gitops.network import GATEWAY_NAMESPACE
+from kubeplan.render.gitops.network import (
+    GATEWAY_NAMESPACE,
+    PLATFORM_GATEWAY,
+    gateway_backend_ref,
+    has_platform_gateway,
+    multi_cluster_gateway,
+    service_export,
+)
 from kubeplan.render.gitops.objects import MANAGED_BY, obj
 
 NAMESPACE = "harbor"
@@ -29,6 +48,13 @@ REGISTRY_SECRET = "harbor-registry-http"
 REGISTRY_CREDENTIALS = "harbor-registry-credentials"
 DATABASE_SECRET = "harbor-database"
 STORAGE_SECRET = "harbor-storage"
+# The chart's entry Service (expose.type clusterIP: `expose.clusterIP.name`, port
+# `expose.clusterIP.ports.httpPort`) and what it selects: harbor-helm v1.19.1
+# templates/nginx/service.yaml selects `harbor.matchLabels` (release, app: the chart name) and
+# `component: nginx`; the nginx container listens on 8080 without TLS.
+HTTP_PORT = 80
+NGINX_PORT = 8080
+NGINX_PODS = {"release": RELEASE, "app": "harbor", "component": "nginx"}
 
 
 def _storage(plan: Plan, cluster: Cluster) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -63,9 +89,47 @@ def _storage(plan: Plan, cluster: Cluster) -> tuple[dict[str, Any], list[dict[st
                                                                   "harbor-s3-secret-key")})]
 
 
+PULL_SECRET = "harbor-pull"
+
+
+def pull_entry(plan: Plan, cluster: Cluster, region: str) -> str:
+    """The secret-store entry of the pull robot of the cluster's environment for the Harbor in
+    `region` (written by the harbor Terraform layer: keys `username` and `password`)."""
+    return telemetry.remote_key(plan, cluster, f"harbor-pull-{region}")
+
+
+def _pull_credentials(plan: Plan, cluster: Cluster) -> Addon:
+    data: dict[str, str] = {}
+    auths: dict[str, dict[str, str]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    for index, region in enumerate(naming.harbor_regions(plan)):
+        entry = pull_entry(plan, cluster, region)
+        for field in ("username", "password"):
+            key = f"{field}{index}"
+            data[key] = entry
+            sources[key] = {"property": field}
+        auths[naming.harbor_host(plan, region)] = {
+            "username": f"{{{{ .username{index} }}}}", "password": f"{{{{ .password{index} }}}}"}
+    secret = telemetry.external_secret(
+        PULL_SECRET, naming.APP_NAMESPACE, data, secret_type="kubernetes.io/dockerconfigjson",
+        template={".dockerconfigjson": json.dumps({"auths": auths}, sort_keys=True)},
+        properties={k: v["property"] for k, v in sources.items()})
+    # Pods of the namespace that name no pull secret of their own use this one.
+    account = obj("v1", "ServiceAccount", "default", naming.APP_NAMESPACE, labels=MANAGED_BY)
+    account["imagePullSecrets"] = [{"name": PULL_SECRET}]
+    # An object-only unit (the objects name their namespace), kept with External Secrets, which
+    # fills the Secret: add-ons never own the application namespace.
+    return Addon(name=PULL_SECRET, namespace=naming.WORKLOADS["external-secrets"].namespace,
+                 phase="apps", objects=(secret, account), objects_phase="apps")
+
+
 def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
     if plan.choice("registry") != "harbor":
         return []
+    pull = _pull_credentials(plan, cluster)
+    if (cluster.environment != plan.topology.production
+            or cluster.region not in naming.harbor_regions(plan)):
+        return [pull]
     host = naming.harbor_host(plan, cluster.region)
     production = cluster.environment == plan.topology.production
     replicas = 2 if production else 1
@@ -120,15 +184,45 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         telemetry.external_secret(DATABASE_SECRET, NAMESPACE, {
             "password": key(plan, cluster, "harbor-database-password")}),
     ]
-    route = obj("gateway.networking.k8s.io/v1", "HTTPRoute", RELEASE, NAMESPACE,
-                labels=MANAGED_BY, spec={
-                    "parentRefs": [{"name": "platform", "namespace": GATEWAY_NAMESPACE,
-                                    "sectionName": "https"}],
-                    "hostnames": [host],
-                    "rules": [{"backendRefs": [{"name": RELEASE, "port": 80}]}]})
     # The credentials exist before Harbor starts (its pods mount them): their own unit.
     credentials = Addon(name=f"{RELEASE}-credentials", namespace=NAMESPACE, phase="platform",
                         objects=(*storage_objects, *secrets), objects_phase="platform")
-    return [credentials,
+    return [pull, credentials,
             Addon(name=RELEASE, namespace=NAMESPACE, phase="platform", chart="harbor",
-                  values=values, objects=(route,), depends_on=(credentials.name,))]
+                  values=values, objects=tuple(_exposure(plan, cluster)),
+                  depends_on=(credentials.name,))]
+
+
+def _route(name: str, host: str, backend: dict[str, Any]) -> dict[str, Any]:
+    return obj("gateway.networking.k8s.io/v1", "HTTPRoute", name, NAMESPACE, labels=MANAGED_BY,
+               spec={"parentRefs": [{"name": PLATFORM_GATEWAY, "namespace": GATEWAY_NAMESPACE,
+                                     "sectionName": "https"}],
+                     "hostnames": [host],
+                     "rules": [{"backendRefs": [backend]}]})
+
+
+def regional_service(region: str) -> str:
+    """Under a multi-cluster Gateway: the Service (and fleet ServiceImport) of one site's Harbor."""
+    return f"{RELEASE}-{region}"
+
+
+def _exposure(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
+    """How this cluster's Harbor is reached: its route on the cluster's own platform Gateway,
+    or under a multi-cluster Gateway its export, plus (in the config cluster, which runs the
+    primary Harbor: both are production's first cluster) the routes of every site."""
+    environment = cluster.environment
+    if not multi_cluster_gateway(plan, environment):
+        return [_route(RELEASE, naming.harbor_host(plan, cluster.region),
+                       {"name": RELEASE, "port": HTTP_PORT})]
+    own = regional_service(cluster.region)
+    service = obj("v1", "Service", own, NAMESPACE, labels=MANAGED_BY, spec={
+        "type": "ClusterIP", "selector": dict(NGINX_PODS),
+        "ports": [{"name": "http", "protocol": "TCP", "port": HTTP_PORT,
+                   "targetPort": NGINX_PORT}]})
+    out = [service, service_export(own, NAMESPACE)]
+    if has_platform_gateway(plan, cluster):
+        out += [_route(regional_service(region), naming.harbor_host(plan, region),
+                       gateway_backend_ref(plan, environment, regional_service(region),
+                                           HTTP_PORT))
+                for region in naming.harbor_regions(plan)]
+    return out

@@ -5,13 +5,14 @@ copying its signed digest into the next environment's registry. Tags are immutab
 scanned on push and encrypted with a customer-managed key, untagged images expire, and a
 multi-region environment keeps a copy in its second region: a second Artifact Registry
 repository (Artifact Registry does not replicate one repository across regions), ECR
-cross-region replication, or ACR geo-replication. Harbor (registry: harbor) is in-cluster and
-rendered by the GitOps tree.
+cross-region replication, or ACR geo-replication. Harbor (registry: harbor) runs in the
+clusters (the GitOps tree) and is configured through its API by the `harbor` layer
+(terraform_harbor.py).
 """
 
 from __future__ import annotations
 
-from kubeplan.blocks.registry import terraform_aws, terraform_azure
+from kubeplan.blocks.registry import terraform_aws, terraform_azure, terraform_harbor
 from kubeplan.render import naming
 from kubeplan.render.terraform import gcp
 from kubeplan.render.terraform.hcl import Block, Value, block, template, var
@@ -27,14 +28,16 @@ UNTAGGED_DAYS = 14
 
 def contribute(env: TerraformEnv) -> list[Contribution]:
     if env.choice("registry") == "harbor":
-        hosts = ", ".join(sorted({naming.harbor_database_host(env.plan, c.region)
-                                  for c in env.clusters}))
+        if not env.production:
+            return []  # one Harbor (production's) serves every environment
+        hosts = ", ".join(naming.harbor_database_host(env.plan, region)
+                          for region in naming.harbor_regions(env.plan))
         return [Contribution(LAYER, FILE, notes=(
             f"Harbor's PostgreSQL ({hosts} in {env.environment}: TLS with a certificate for "
             "that name, user `harbor`, database `registry`, its password in the secret store "
             f"entry `{env.prefix}-harbor-database-password`) is not rendered: provision it "
             "(a managed PostgreSQL in the cloud, the site's PostgreSQL on-prem) before the "
-            "GitOps sync.",))]
+            "GitOps sync.",)), *terraform_harbor.contribute(env)]
     if env.provider == "onprem" or env.choice("registry") != "provider":
         return []
     if env.provider == "gcp":
@@ -67,5 +70,7 @@ def _gcp(env: TerraformEnv) -> Contribution:
         LAYER, FILE, tuple(blocks),
         outputs=(Output("registry_urls", urls, "Docker repository URL per region."),),
         gitops={f"registry.url.{region}": url for region, url in urls.items()},
+        # The address the pipeline pushes to and preview environments pull from.
+        platform={"REGISTRY_URL": urls[env.registry_regions[0]]},
         gcp_apis=frozenset({"artifactregistry.googleapis.com", "containerscanning.googleapis.com",
                             "cloudkms.googleapis.com"}))

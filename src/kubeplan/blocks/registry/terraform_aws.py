@@ -95,4 +95,4 @@ def contribute(env: TerraformEnv, regions: list[str]) -> Contribution:
                  Output("repository_urls",
                         Expr("{ for name, r in module.repository : name => r.repository_url }"),
                         "URL of each repository.")),
-        gitops={f"registry.url.{primary}": url})
+        gitops={f"registry.url.{primary}": url}, platform={"REGISTRY_URL": url})

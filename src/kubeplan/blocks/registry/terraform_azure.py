@@ -70,4 +70,5 @@ def contribute(env: TerraformEnv, regions: list[str]) -> Contribution:
     return Contribution(LAYER, FILE, tuple(blocks),
                         outputs=(Output("registry_login_server", login,
                                         "Registry login server (image prefix)."),),
-                        gitops={f"registry.url.{regions[0]}": login})
+                        gitops={f"registry.url.{regions[0]}": login},
+                        platform={"REGISTRY_URL": login})

@@ -1,8 +1,10 @@
-"""secrets on AWS: the External Secrets Operator's IAM role (EKS Pod Identity) reads Secrets
-Manager secrets under `<platform>/<environment>/` only (and no SSM parameters)."""
+"""secrets on AWS: the External Secrets Operator's IAM role (EKS Pod Identity) reads only the
+Secrets Manager secrets named `<platform>-<environment>-*` (the names the GitOps tree's
+ExternalSecrets use: `naming.secret_prefix`), and no SSM parameters."""
 
 from __future__ import annotations
 
+from kubeplan.render import naming
 from kubeplan.render.terraform import aws, objectstore
 from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform.hcl import template, var
@@ -14,7 +16,7 @@ COMPONENT = "external-secrets"
 
 def prefix(env: TerraformEnv) -> str:
     """Secrets Manager names the environment's secrets start with."""
-    return f"{env.name}/{env.environment}/"
+    return naming.secret_prefix(env.plan, env.environment)
 
 
 def contribute(env: TerraformEnv) -> Contribution:

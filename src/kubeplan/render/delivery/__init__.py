@@ -26,7 +26,7 @@ the registry (`registry_contract`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubeplan import __version__
@@ -34,7 +34,7 @@ from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
 from kubeplan.render.gitops import flux
 from kubeplan.render.gitops.objects import addon_dir
-from kubeplan.render.naming import TERRAFORM_LAYERS
+from kubeplan.render.naming import AFTER_GITOPS_LAYERS, TERRAFORM_LAYERS
 
 # The example service every pipeline is demonstrated with, and its listening port.
 SERVICE = "example-service"
@@ -86,6 +86,8 @@ PREVIEWS_ADDON = "previews"
 # version kubeplan's own tests run.
 CHECK_APT_PACKAGES = ("prometheus", "prometheus-alertmanager", "bind9-utils")
 CHECKOV_VERSION = "3.3.30"
+# Where the check job installs kubeplan from (a CI variable).
+PACKAGE_SETTING = "KUBEPLAN_PACKAGE"
 
 
 def check_script(venv: str, sudo: bool) -> list[str]:
@@ -98,7 +100,10 @@ def check_script(venv: str, sudo: bool) -> list[str]:
         f'python -m venv "{venv}"',
         f'"{venv}/bin/pip" install --quiet "checkov=={CHECKOV_VERSION}"',
         f'export KUBEPLAN_CHECKOV="{venv}/bin/checkov"',
-        f'pip install --quiet "kubeplan=={__version__}"',
+        # kubeplan is not on PyPI: a bare name would install whatever claims it there first.
+        f': "${{{PACKAGE_SETTING}:?set {PACKAGE_SETTING} to the pip requirement of kubeplan '
+        f'{__version__} (your package index, a wheel URL, or git+https://...@<commit>)}}"',
+        f'pip install --quiet "${PACKAGE_SETTING}"',
         "kubeplan schemas pull",
         "kubeplan check .",
     ]
@@ -186,6 +191,21 @@ class RegistryAccess:
     gitlab_keychain: bool
     replica: str  # region of a second copy the pipeline pushes ("" when the registry replicates)
     contract: tuple[str, ...]
+    # Promotions copy a release from the build environment's registry into each later
+    # environment's (`copies`; False where one registry serves every environment: Harbor).
+    # GitHub: steps that log in as the build environment's reader (`source`) and as the
+    # promoted environment's writer (`target`), after a step `registry` that outputs the hosts.
+    # GitLab: ID tokens and shell lines preparing both credentials, and the variable
+    # assignments that select them for the cosign commands reading and writing.
+    copies: bool = False
+    github_source_login: tuple[Mapping[str, Any], ...] = ()
+    github_target_login: tuple[Mapping[str, Any], ...] = ()
+    gitlab_promote_id_tokens: Mapping[str, Any] = field(default_factory=dict)
+    gitlab_promote_auth: tuple[str, ...] = ()
+    gitlab_source_env: str = ""
+    gitlab_target_env: str = ""
+    # Environments with a second repository the pipeline writes too (REGISTRY_REPLICA_URL).
+    replica_environments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,6 +246,24 @@ def promotion_order(plan: Plan) -> tuple[str, ...]:
     return (*others, prod)
 
 
+def build_environment(plan: Plan) -> str:
+    """Where builds and preview images are pushed: the first environment of the promotion."""
+    return promotion_order(plan)[0]
+
+
+# The keyless signature the clusters admit (blocks/policy): the CI's issuer and its workflow
+# identities under the platform's organisation. Promotions verify each copy against it.
+SIGNATURE_ISSUER = {"github-actions": "https://token.actions.githubusercontent.com",
+                    "gitlab-ci": "https://gitlab.com"}
+_SIGNATURE_HOST = {"github-actions": "https://github.com", "gitlab-ci": "https://gitlab.com"}
+
+
+def signature_identity(plan: Plan) -> tuple[str, str]:
+    """(issuer, certificate identity regexp) of the platform's CI signatures."""
+    ci = plan.choice("ci")
+    return SIGNATURE_ISSUER[ci], f"^{_SIGNATURE_HOST[ci]}/{plan.metadata.name}/.+$"
+
+
 def preview_environment(plan: Plan) -> str:
     """Previews run in the first non-production environment (the only one if there is one)."""
     return promotion_order(plan)[0]
@@ -248,6 +286,8 @@ def pipeline_stages(plan: Plan) -> tuple[Stage, ...]:
                 else f"{TEMPLATE_DIR}/ci/container.gitlab-ci.yml")
     promote = (f"{TEMPLATE_DIR}/.github/workflows/kubeplan-promote.yml" if github
                else f"{TEMPLATE_DIR}/ci/promote.gitlab-ci.yml")
+    promote_copy = (f"{TEMPLATE_DIR}/.github/workflows/kubeplan-promote-copy.yml" if github
+                    else promote)
     registry = plan.choice("registry")
     stages = [
         Stage("test", "Tests", "the Dockerfile's `test` target runs the unit tests with "
@@ -256,9 +296,13 @@ def pipeline_stages(plan: Plan) -> tuple[Stage, ...]:
               "commit SHA (previews: pr-<number>-<sha>)", template),
         Stage("scan", "Scan", f"Trivy fails the pipeline on fixable {SCAN_SEVERITY} "
               "vulnerabilities (threshold configurable); Syft writes an SPDX SBOM", template),
-        Stage("publish", "Publish", f"the scanned image is pushed to the platform registry "
-              f"({'Harbor' if registry == 'harbor' else 'the provider registry'}) with "
-              "short-lived credentials", template),
+        Stage("publish", "Publish", (
+            f"the scanned image is pushed to the registry of {build_environment(plan)}, the "
+            "build environment (REGISTRY_URL of the repository), with short-lived credentials"
+            if copies_releases(plan) else
+            f"the scanned image is pushed to the platform registry "
+            f"({'Harbor' if registry == 'harbor' else 'the provider registry'}) with "
+            "short-lived credentials"), template),
         Stage("sign", "Sign", "cosign signs the image keylessly and attaches the SBOM as an "
               "attestation; the cluster admits only signed images from the platform registry",
               template),
@@ -285,12 +329,26 @@ def pipeline_stages(plan: Plan) -> tuple[Stage, ...]:
         production = environment == plan.topology.production
         gate = (f"approval on the `{environment}` environment, then review of the pull request"
                 if production else "review of the pull request")
+        copy = ""
+        if copies_releases(plan) and environment != order[0]:
+            copy = (f"the job, in CI environment `{environment}`, reads the signed digest from "
+                    f"the {order[0]} registry (read-only identity), copies it with its "
+                    f"signatures and SBOM attestation into the {environment} registry "
+                    f"(`cosign save`/`cosign load`, the environment's REGISTRY_URL) and verifies "
+                    "the copy's signature; then ")
         stages.append(Stage(
             f"promote-{environment}", f"Promote to {environment}",
-            f"a pull request on the platform repository sets the image digest and commit in "
+            f"{copy}a pull request on the platform repository sets the {environment} "
+            f"registry's image, the same digest and the commit in "
             f"{RELEASES_DIR}/{environment}/{SERVICE}.yaml; the GitOps controller deploys it "
-            "once merged", promote, gate))
+            "once merged", promote_copy if copy else promote, gate))
     return tuple(stages)
+
+
+def copies_releases(plan: Plan) -> bool:
+    """Whether each environment has a registry of its own, so promotions copy releases (the
+    provider's registries); Harbor is one registry that replicates itself."""
+    return plan.metadata.provider != "onprem" and plan.choice("registry") == "provider"
 
 
 def terraform_layers(plan: Plan) -> tuple[str, ...]:
@@ -298,8 +356,10 @@ def terraform_layers(plan: Plan) -> tuple[str, ...]:
     layer when the registry is Harbor, which runs in the cluster)."""
     if plan.metadata.provider == "onprem":
         return ()
+    # Layers applied after the GitOps sync (Harbor's API) are applied by hand (the runbook).
     return tuple(layer for layer in TERRAFORM_LAYERS
-                 if layer != "registry" or plan.choice("registry") == "provider")
+                 if layer not in AFTER_GITOPS_LAYERS
+                 and (layer != "registry" or plan.choice("registry") == "provider"))
 
 
 def terraform_dir(environment: str, layer: str) -> str:
@@ -309,6 +369,14 @@ def terraform_dir(environment: str, layer: str) -> str:
 def platform_settings(plan: Plan) -> tuple[Setting, ...]:
     """CI settings the platform pipeline reads (plan identities at repository level, apply
     identities per environment, so only an approved production job can change production)."""
+    package = Setting(PACKAGE_SETTING, "variable", "repository",
+                      f"pip requirement the check job installs kubeplan {__version__} from "
+                      "(a package index, a wheel URL or a pinned git URL)",
+                      "where your organisation keeps kubeplan")
+    return (package, *_identity_settings(plan))
+
+
+def _identity_settings(plan: Plan) -> tuple[Setting, ...]:
     provider = plan.metadata.provider
     tf = CI_IDENTITY_SOURCE
     if provider == "gcp":
@@ -342,9 +410,14 @@ def platform_settings(plan: Plan) -> tuple[Setting, ...]:
 
 def registry_contract(access: RegistryAccess) -> tuple[str, ...]:
     """What the pipeline assumes of the registry, for the registry's owners (Terraform, Harbor)."""
+    shared = ("one registry that every environment's clusters pull from: the pipeline pushes an "
+              "image once and promotes that digest, it does not copy images between registries")
+    own = ("one registry per environment: the pipeline pushes to the build environment's, and "
+           "each promotion copies the digest with its signatures and attestations into the "
+           "promoted environment's (read-only identity on the source, push only for that "
+           "environment's promotion job on the target); the digest never changes")
     return (
-        "one registry that every environment's clusters pull from: the pipeline pushes an "
-        "image once and promotes that digest, it does not copy images between registries",
+        own if access.copies else shared,
         f"tags are immutable: releases are tagged with the commit SHA, previews with "
         f"{PREVIEW_TAG_PREFIX}<number>-<sha>; nothing is ever pushed as `latest`",
         f"lifecycle: tags starting with `{PREVIEW_TAG_PREFIX}` and untagged manifests may expire "
@@ -361,12 +434,14 @@ __all__ = [
     "DEFAULT_BRANCH",
     "EXAMPLE_DIR",
     "FLUX_NAMESPACE",
+    "PACKAGE_SETTING",
     "PREVIEWS_ADDON",
     "PREVIEW_BRANCH",
     "PREVIEW_TEMPLATE",
     "PREVIEW_VARIABLES",
     "RELEASES_DIR",
     "SERVICE",
+    "SIGNATURE_ISSUER",
     "TEMPLATE_DIR",
     "DeliveryInputs",
     "PreviewDelivery",
@@ -374,6 +449,8 @@ __all__ = [
     "Repositories",
     "Setting",
     "Stage",
+    "build_environment",
+    "copies_releases",
     "pipeline_stages",
     "platform_settings",
     "preview_cluster",
@@ -382,6 +459,7 @@ __all__ = [
     "promotion_order",
     "registry_contract",
     "repositories",
+    "signature_identity",
     "terraform_dir",
     "terraform_layers",
 ]

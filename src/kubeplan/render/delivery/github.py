@@ -51,32 +51,38 @@ def checkout(**extra: Any) -> dict[str, Any]:
     return step("Check out", uses_="checkout", with_={"persist-credentials": False, **extra})
 
 
-def cloud_login(provider: str, region: str, identity: str) -> list[dict[str, Any]]:
+def cloud_login(provider: str, region: str, identity: str, *, id_: str = "gcp",
+                pool_provider: str = "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+                purpose: str = "") -> list[dict[str, Any]]:
     """Short-lived cloud credentials from the job's OIDC token (needs `id-token: write`).
 
     `identity` is the expression naming the service account (GCP), role (AWS) or application
-    (Azure) to become.
+    (Azure) to become. A job that logs in twice (promotions: reader, then writer) gives each
+    login a `purpose` for its name and (GCP) its own step id and pool provider; the second AWS
+    login drops the first one's credentials so it exchanges its own token.
     """
+    suffix = f" ({purpose})" if purpose else ""
     if provider == "gcp":
-        return [step("Authenticate to Google Cloud (Workload Identity Federation)",
-                     id_="gcp", uses_="google-auth", with_={
-                         "workload_identity_provider":
-                             "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+        return [step(f"Authenticate to Google Cloud (Workload Identity Federation){suffix}",
+                     id_=id_, uses_="google-auth", with_={
+                         "workload_identity_provider": pool_provider,
                          "service_account": identity,
                          "token_format": "access_token",
                      })]
     if provider == "aws":
-        return [step("Assume the AWS role (OIDC)", uses_="aws-credentials", with_={
+        return [step(f"Assume the AWS role (OIDC){suffix}", uses_="aws-credentials", with_={
             "role-to-assume": identity,
             "aws-region": region,
             "role-session-name": "github-${{ github.run_id }}",
+            **({"unset-current-credentials": True} if purpose else {}),
         })]
     if provider == "azure":
-        return [step("Sign in to Azure (federated credential)", uses_="azure-login", with_={
-            "client-id": identity,
-            "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
-            "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
-        })]
+        return [step(f"Sign in to Azure (federated credential){suffix}", uses_="azure-login",
+                     with_={
+                         "client-id": identity,
+                         "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+                         "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+                     })]
     raise ValueError(f"no cloud login on {provider}")
 
 

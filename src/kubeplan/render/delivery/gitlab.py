@@ -30,24 +30,39 @@ def job_image(key: str) -> dict[str, Any]:
     return {"name": image(key), "entrypoint": [""]}
 
 
+def gcp_id_token(token: str, provider_variable: str) -> dict[str, Any]:
+    """An ID token whose audience is a Workload Identity pool provider (its default)."""
+    return {token: {"aud": f"https://iam.googleapis.com/${{{provider_variable}}}"}}
+
+
+def gcp_external_account(name: str, token: str, provider_variable: str,
+                         identity_variable: str) -> list[str]:
+    """Shell lines writing `$CI_CREDENTIALS/<name>.json`: an external-account credential from
+    the ID token `token` that Google's SDKs exchange themselves, impersonating the service
+    account in `identity_variable` (`$CI_CREDENTIALS` must exist)."""
+    return [
+        f'printf \'%s\' "${token}" > "$CI_CREDENTIALS/{name}-token"',
+        "printf '{\"type\":\"external_account\",\"audience\":\"//iam.googleapis.com/%s\","
+        "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\","
+        "\"token_url\":\"https://sts.googleapis.com/v1/token\","
+        "\"service_account_impersonation_url\":\"https://iamcredentials.googleapis.com/v1/"
+        "projects/-/serviceAccounts/%s:generateAccessToken\","
+        "\"credential_source\":{\"file\":\"%s\"}}' "
+        f'"${provider_variable}" "${identity_variable}" '
+        f'"$CI_CREDENTIALS/{name}-token" > "$CI_CREDENTIALS/{name}.json"',
+    ]
+
+
 def cloud_credentials(provider: str, region: str, identity_variable: str
                       ) -> tuple[dict[str, Any], list[str]]:
     """ID tokens and shell lines that let cloud SDKs (Terraform, cosign's keychains) obtain
     short-lived credentials for `identity_variable` (a service account, role or application)."""
     if provider == "gcp":
-        tokens = {"GCP_ID_TOKEN": {"aud": "https://iam.googleapis.com/${GCP_WORKLOAD_IDENTITY_PROVIDER}"}}
+        tokens = gcp_id_token("GCP_ID_TOKEN", "GCP_WORKLOAD_IDENTITY_PROVIDER")
         lines = [
             'CI_CREDENTIALS="$(mktemp -d)"',
-            'printf \'%s\' "$GCP_ID_TOKEN" > "$CI_CREDENTIALS/oidc-token"',
-            # An external-account credential: Google's SDKs exchange the token themselves.
-            "printf '{\"type\":\"external_account\",\"audience\":\"//iam.googleapis.com/%s\","
-            "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\","
-            "\"token_url\":\"https://sts.googleapis.com/v1/token\","
-            "\"service_account_impersonation_url\":\"https://iamcredentials.googleapis.com/v1/"
-            "projects/-/serviceAccounts/%s:generateAccessToken\","
-            "\"credential_source\":{\"file\":\"%s\"}}' "
-            f'"$GCP_WORKLOAD_IDENTITY_PROVIDER" "${identity_variable}" '
-            '"$CI_CREDENTIALS/oidc-token" > "$CI_CREDENTIALS/gcp.json"',
+            *gcp_external_account("gcp", "GCP_ID_TOKEN", "GCP_WORKLOAD_IDENTITY_PROVIDER",
+                                  identity_variable),
             'export GOOGLE_APPLICATION_CREDENTIALS="$CI_CREDENTIALS/gcp.json"',
         ]
         return tokens, lines
@@ -73,6 +88,17 @@ def cloud_credentials(provider: str, region: str, identity_variable: str
         ]
         return tokens, lines
     raise ValueError(f"no cloud credentials on {provider}")
+
+
+def docker_config(entries: list[tuple[str, str, str]]) -> str:
+    """Shell that writes a Docker config with basic-auth entries (host, user, password vars),
+    in a temporary folder that dies with the job."""
+    auths = ",".join('"%s":{"auth":"%s"}' for _ in entries)
+    args = " ".join(
+        f'"{host}" "$(printf \'%s:%s\' "{user}" "{password}" | base64 | tr -d \'\\n\')"'
+        for host, user, password in entries)
+    return ('export DOCKER_CONFIG="$(mktemp -d)"\n'
+            f"printf '{{\"auths\":{{{auths}}}}}' {args} > \"$DOCKER_CONFIG/config.json\"")
 
 
 def dump(pipeline: Mapping[str, Any], header: str) -> str:

@@ -25,7 +25,13 @@ from kubeplan.render.delivery import (
     SERVICE_PORT,
     repositories,
 )
-from kubeplan.render.gitops.network import app_parent_ref
+from kubeplan.render.gitops.network import (
+    PLATFORM_GATEWAY,
+    app_parent_ref,
+    gateway_backend_ref,
+    multi_cluster_gateway,
+    service_export,
+)
 
 SOURCES = ("main.go", "main_test.go", "go.mod")
 DEPLOY_PATH = "deploy"
@@ -43,6 +49,12 @@ RESTRICTED = {
     "pod-security.kubernetes.io/audit": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
 }
+# The port of the service's Service, which its HTTPRoute sends to.
+ROUTE_PORT = 80
+# Under a multi-cluster Gateway, release objects whose service routes attach to the platform
+# Gateway carry this label: the releases unit of every cluster but the config cluster (the only
+# one with that Gateway) drops their HTTPRoutes (`member_release_patch`).
+FLEET_ROUTES_LABEL = {"kubeplan.dev/routes": "platform-gateway"}
 
 
 def app_kind_whitelist() -> list[dict[str, str]]:
@@ -144,7 +156,7 @@ def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
         "kind": "Service",
         "metadata": {"name": SERVICE, "labels": labels},
         "spec": {"selector": labels,
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+                 "ports": [{"name": "http", "port": ROUTE_PORT, "targetPort": "http"}]},
     }
     route = {
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -154,14 +166,15 @@ def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
             "parentRefs": [app_parent_ref(plan)],
             # Each release and preview sets its own hostname.
             "hostnames": [hostname(plan, plan.topology.production)],
-            "rules": [{"backendRefs": [{"name": SERVICE, "port": 80}]}],
+            "rules": [{"backendRefs": [{"name": SERVICE, "port": ROUTE_PORT}]}],
         },
     }
     account = {"apiVersion": "v1", "kind": "ServiceAccount",
                "metadata": {"name": SERVICE, "labels": labels},
                "automountServiceAccountToken": False}
-    # The service's own policies, scoped to its pods: they hold in a preview namespace (which
-    # has no baseline) and add nothing beyond the baseline in the application namespace. The
+    # The service's own policies, scoped to its pods: they hold in a preview namespace (whose
+    # baseline Kyverno generates, where Kyverno is the engine) and add nothing beyond the
+    # baseline in the application namespace. The
     # load balancer reaches pods directly (container-native) or through the gateway's proxies:
     # only the HTTP port is open, and only DNS leaves.
     deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -197,26 +210,54 @@ def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
     return {"kustomization.yaml": kustomization, **objects}
 
 
+def fleet_routes(plan: Plan, environment: str) -> bool:
+    """Whether the service's routes attach to a multi-cluster Gateway in `environment`: they
+    then belong in the config cluster alone, send to the fleet's ServiceImport, and every
+    cluster exports the Service. Behind the mesh they attach to each cluster's in-mesh gateway
+    (whose Service the ingress block exports) and send to the local Service, as anywhere else."""
+    return (multi_cluster_gateway(plan, environment)
+            and app_parent_ref(plan)["name"] == PLATFORM_GATEWAY)
+
+
+def route_patch(plan: Plan, environment: str) -> dict[str, Any]:
+    """The release's patch of the service's HTTPRoute: the environment's hostname and, under a
+    multi-cluster Gateway, the ServiceImport as its backend."""
+    patch = hostname_patch(hostname(plan, environment))
+    if not fleet_routes(plan, environment):
+        return patch
+    ops = [*json.loads(patch["patch"]),
+           {"op": "replace", "path": "/spec/rules/0/backendRefs",
+            "value": [gateway_backend_ref(plan, environment, SERVICE, ROUTE_PORT)]}]
+    return {**patch, "patch": json.dumps(ops, separators=(",", ":"))}
+
+
 def release_documents(plan: Plan, environment: str) -> list[dict[str, Any]]:
     """What `environment` runs of the example service, before its first promotion: nothing
     (Argo CD without automated sync, Flux suspended) until a promotion sets the image. It runs
-    in the application namespace the GitOps baseline prepares (quota, limits, RBAC, policy)."""
+    in the application namespace the GitOps baseline prepares (quota, limits, RBAC, policy).
+    Under a multi-cluster Gateway the release also exports the Service to the fleet: a
+    platform-side object the releases unit applies in every cluster of the environment, which
+    exists before the first promotion (it stays empty until the Service does)."""
     repos = repositories(plan)
-    host = hostname(plan, environment)
+    patches = [route_patch(plan, environment)]
+    fleet = fleet_routes(plan, environment)
+    labels = {"labels": dict(FLEET_ROUTES_LABEL)} if fleet else {}
+    export = [service_export(SERVICE, APP_NAMESPACE)] if fleet else []
     if plan.choice("gitops") == "argocd":
         return [{
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
-            "metadata": {"name": f"{SERVICE}-{environment}", "namespace": ARGOCD_NAMESPACE},
+            "metadata": {"name": f"{SERVICE}-{environment}", "namespace": ARGOCD_NAMESPACE,
+                         **labels},
             "spec": {
                 "project": APPS_PROJECT,
                 "source": {"repoURL": repos.service_url(SERVICE),
                            "targetRevision": DEFAULT_BRANCH, "path": DEPLOY_PATH,
-                           "kustomize": {"patches": [hostname_patch(host)]}},
+                           "kustomize": {"patches": patches}},
                 "destination": {"server": IN_CLUSTER, "namespace": APP_NAMESPACE},
                 "syncPolicy": {"syncOptions": ["PruneLast=true"]},
             },
-        }]
+        }, *export]
     return [
         {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
          "metadata": {"name": SERVICE, "namespace": FLUX_NAMESPACE},
@@ -224,22 +265,48 @@ def release_documents(plan: Plan, environment: str) -> list[dict[str, Any]]:
                   "ref": {"branch": DEFAULT_BRANCH},
                   "secretRef": {"name": scm_secret_name(plan)}}},
         {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-         "metadata": {"name": SERVICE, "namespace": FLUX_NAMESPACE},
+         "metadata": {"name": SERVICE, "namespace": FLUX_NAMESPACE, **labels},
          "spec": {"suspend": True, "interval": "10m", "path": f"./{DEPLOY_PATH}",
                   "sourceRef": {"kind": "GitRepository", "name": SERVICE},
                   "targetNamespace": APP_NAMESPACE, "prune": True, "wait": True,
-                  "timeout": "5m", "patches": [hostname_patch(host)]}},
+                  "timeout": "5m", "patches": patches}},
+        *export,
     ]
+
+
+def member_release_patch(plan: Plan) -> dict[str, Any]:
+    """The patch the releases unit of a cluster without the platform Gateway (a multi-cluster
+    Gateway's other clusters) lays over its environment's release folder: every release object
+    labelled FLEET_ROUTES_LABEL gets one more patch of its own, deleting the service's
+    HTTPRoutes, whose parent Gateway exists in the config cluster only (there the same release
+    keeps them, sending to the ServiceImport this cluster's export fills)."""
+    drop = {"target": {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
+            "patch": json.dumps({"$patch": "delete", "apiVersion": "gateway.networking.k8s.io/v1",
+                                 "kind": "HTTPRoute", "metadata": {"name": "any"}},
+                                separators=(",", ":"))}
+    if plan.choice("gitops") == "argocd":
+        target = {"group": "argoproj.io", "kind": "Application"}
+        path = "/spec/source/kustomize/patches/-"
+    else:
+        target = {"group": "kustomize.toolkit.fluxcd.io", "kind": "Kustomization"}
+        path = "/spec/patches/-"
+    selector = ",".join(f"{k}={v}" for k, v in FLEET_ROUTES_LABEL.items())
+    return {"target": {**target, "labelSelector": selector},
+            "patch": json.dumps([{"op": "add", "path": path, "value": drop}],
+                                separators=(",", ":"))}
 
 
 def release_edit(plan: Plan) -> str:
     """The yq expression a promotion applies to a release file; it reads SERVICE, IMAGE,
     DIGEST and REVISION from the environment."""
     if plan.choice("gitops") == "argocd":
-        return ('.spec.source.targetRevision = strenv(REVISION)'
-                ' | .spec.source.kustomize.images = [strenv(SERVICE) + "=" + strenv(IMAGE)'
-                ' + "@" + strenv(DIGEST)]'
-                ' | .spec.syncPolicy.automated = {"prune": true, "selfHeal": true}')
+        # Only the Application: a release file may hold platform-side objects too.
+        return ('(select(.kind == "Application") | .spec.source.targetRevision)'
+                ' = strenv(REVISION)'
+                ' | (select(.kind == "Application") | .spec.source.kustomize.images)'
+                ' = [strenv(SERVICE) + "=" + strenv(IMAGE) + "@" + strenv(DIGEST)]'
+                ' | (select(.kind == "Application") | .spec.syncPolicy.automated)'
+                ' = {"prune": true, "selfHeal": true}')
     return ('(select(.kind == "GitRepository") | .spec.ref) = {"commit": strenv(REVISION)}'
             ' | (select(.kind == "Kustomization") | .spec.images) = [{"name": strenv(SERVICE),'
             ' "newName": strenv(IMAGE), "digest": strenv(DIGEST)}]'

@@ -263,7 +263,10 @@ class _Builder:
         g = self.graph
         g.boxes.append(Box("operators", "Operators", "operators"))
         g.boxes.append(Box("admin", wrap(self.component("admin_access", 0, choice)), choice))
-        self.link("operators", "admin", "SSO" if choice != "vpn" else "WireGuard", "admin")
+        # On-prem the VPN is WireGuard with a key per administrator; the clouds' VPNs sign in
+        # through the identity provider like the other access paths.
+        wireguard = choice == "vpn" and self.plan.metadata.provider == "onprem"
+        self.link("operators", "admin", "WireGuard" if wireguard else "SSO", "admin")
         for cluster in production:
             self.link("admin", f"{safe_id(cluster.name)}_cp", "kubectl", "admin")
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from kubeplan.model import Cluster, Decision, Plan
 from kubeplan.render import naming
 from kubeplan.render.docs import text
+from kubeplan.render.gitops import telemetry
 from kubeplan.render.gitops.addon import PHASES
 
 TERRAFORM = "terraform"
@@ -25,6 +26,7 @@ LAYER_PURPOSE = {
     "edge": "the DNS zone, certificates, the CDN and the global load balancer",
     "registry": "the container registry and its replication",
     "storage": "buckets and workload identities for backups, logs, traces and metrics",
+    "harbor": "Harbor's projects, quotas, retention, robot accounts, webhooks and replication",
 }
 # What each GitOps phase holds (PHASES is the order).
 PHASE_PURPOSE = {
@@ -88,11 +90,23 @@ def layout(plan: Plan, paths: Sequence[str]) -> list[str]:
     return text.table(("path", "files", "what"), rows)
 
 
+def _after_gitops(plan: Plan, paths: Sequence[str]) -> list[str]:
+    """Root modules applied once the GitOps sync runs what they configure (Harbor's API)."""
+    return [f"{TERRAFORM}/{env}/{layer}" for env in _ordered_environments(plan)
+            for layer in naming.AFTER_GITOPS_LAYERS
+            if _present(paths, f"{TERRAFORM}/{env}/{layer}")]
+
+
 def terraform_steps(plan: Plan, paths: Sequence[str]) -> list[str]:
-    if not _present(paths, TERRAFORM):
+    after = _after_gitops(plan, paths)
+    if not any(p.startswith(f"{TERRAFORM}/") and not any(p.startswith(f"{a}/") for a in after)
+               for p in paths):
         if plan.metadata.provider == "onprem":
-            return ["This build holds no Terraform: on-prem machines, VLANs and the perimeter "
-                    "firewall are prepared by the site team (see the kubeadm path below)."]
+            harbor = (" Terraform only configures Harbor, once the GitOps sync runs it (section "
+                      "2)." if after else "")
+            return ["This build holds no infrastructure Terraform: on-prem machines, VLANs and "
+                    "the perimeter firewall are prepared by the site team (see the kubeadm path "
+                    "below)." + harbor]
         return ["This build holds no Terraform root modules (`terraform/` is absent), so the "
                 "cloud resources below must exist before the GitOps bootstrap."]
     lines = [f"Log in first: {CREDENTIALS.get(plan.metadata.provider, '')}. Then apply every "
@@ -114,7 +128,7 @@ def terraform_steps(plan: Plan, paths: Sequence[str]) -> list[str]:
     for env in _ordered_environments(plan):
         for layer in naming.TERRAFORM_LAYERS:
             folder = f"{TERRAFORM}/{env}/{layer}"
-            if _present(paths, folder):
+            if _present(paths, folder) and folder not in after:
                 rows.append((step, f"`{folder}/`", LAYER_PURPOSE.get(layer, "")))
                 step += 1
     lines += text.table(("step", "root module", "creates"), rows)
@@ -147,7 +161,8 @@ def kubeadm_steps(plan: Plan, paths: Sequence[str]) -> list[str]:
         "--certificate-key <key>`, then the workers with `kubeadm join`.",
         f"4. Install the CNI ({cni or 'the network_policy block’s choice'}) before anything "
         "else schedules pods; the GitOps tree then adopts it with the same values.",
-        "5. Schedule etcd snapshots (see day 2) and continue with the GitOps bootstrap.",
+        "5. Continue with the GitOps bootstrap; it also schedules the etcd snapshots (see "
+        "day 2).",
     ]
     if kubeadm_files:
         lines += ["", "This build's kubeadm files:", ""] + [f"- [{p}](../{p})"
@@ -187,18 +202,37 @@ def gitops_steps(plan: Plan, paths: Sequence[str]) -> list[str]:
     lines += [""]
     if tool == "argocd":
         lines += ["Argo CD: install the controller once with Helm from the cluster's "
-                  "`argo-cd/values.yaml`, give it read access to the GitOps repository, then "
+                  "`argo-cd/values.yaml`, give it read access to the GitOps repository, create "
+                  "the cluster's Argo CD Secret annotated with the environment's Terraform "
+                  "`platform_outputs` (where the tree needs values only the cloud knows), then "
                   "apply `applications/project.yaml` and `applications/root.yaml`; from then on "
-                  "the root Application manages every other Application, Argo CD included."]
+                  "the root manages every other Application, Argo CD included, and fills the "
+                  "platform outputs in."]
     elif tool == "flux":
-        lines += ["Flux: install the Flux controllers once (`flux install` at the version the "
-                  "catalogue pins), create the GitRepository source for the GitOps repository "
-                  "with a read-only deploy key, then apply the cluster's top Kustomization; Flux "
-                  "then reconciles every phase in order."]
+        lines += ["Flux: install the Flux controllers once with Helm from the cluster's "
+                  "`flux2/values.yaml`, create the GitRepository credentials for the GitOps "
+                  "repository (read-only deploy key) and the `platform-outputs` ConfigMap from "
+                  "the environment's Terraform `platform_outputs` (where the tree needs values "
+                  "only the cloud knows), then apply the cluster's `flux/sync.yaml`; Flux then "
+                  "reconciles every phase in order."]
+    secrets = _decision(plan, "secrets")
+    if secrets is not None and secrets.parameters.get("secretStoreProvider") == "vault":
+        lines += ["", "Vault: every entry the tree's ExternalSecrets name (`kubectl get "
+                  "externalsecrets -A` lists them; `<platform>-<environment>-<item>`) is a KV "
+                  "version 2 secret in the `platform` mount holding its value under the key "
+                  f"`{telemetry.VAULT_PROPERTY}`: `vault kv put platform/<entry> "
+                  f"{telemetry.VAULT_PROPERTY}=...`."]
     lines += ["", "The tree is applied in phases; a phase is healthy before the next starts:", ""]
     lines += text.table(("order", "phase", "holds"),
                         [(rank, f"`{phase}`", PHASE_PURPOSE.get(phase, ""))
                          for phase, rank in sorted(PHASES.items(), key=lambda kv: kv[1])])
+    steps = next((f"[{p}](../{p})" for p in (f"{TERRAFORM}/README.md", "onprem/README.md")
+                  if p in paths), "the Terraform runbook")
+    for folder in _after_gitops(plan, paths):
+        layer = folder.rsplit("/", 1)[1]
+        lines += ["", f"Once the sync runs Harbor, apply `{folder}/` "
+                      f"({LAYER_PURPOSE.get(layer, '')}) with `terraform init` and "
+                      f"`terraform apply`; its credentials and inputs are listed in {steps}."]
     return lines
 
 
@@ -260,6 +294,27 @@ def verification(plan: Plan) -> list[str]:
     return lines
 
 
+def etcd_snapshots(plan: Plan, backup: Decision) -> list[str]:
+    """The etcd snapshot CronJob: where snapshots go, the key to read them, what alerts."""
+    envs = plan.metadata.environments
+    buckets = ", ".join(f"`{naming.bucket(plan, e, 'etcd')}`" for e in envs)
+    item = telemetry.ETCD_SNAPSHOT_KEY_ITEM
+    keys = ", ".join(f"`{telemetry.remote_key(plan, plan.topology.clusters_in(e)[0], item)}`"
+                     for e in envs)
+    return [
+        f"etcd snapshots run at cron `{backup.parameters.get('etcdSnapshotSchedule', '')}` as "
+        f"the CronJob `{telemetry.ETCD_BACKUP}/etcd-snapshot` on one control-plane node per "
+        "cluster: `etcdctl snapshot save`, encrypted client-side by rclone's crypt remote, "
+        f"uploaded under the cluster's name to the environment's etcd bucket ({buckets}) on "
+        "the site's Ceph RGW, and pruned after the Velero TTL. The passphrase is read from the "
+        f"secret store entry per environment ({keys}): a long random string, with a copy kept "
+        "offline, since no snapshot can be read without it. The alert `EtcdSnapshotTooOld` "
+        "fires when no run has succeeded for two periods (or none ever did); "
+        f"`kubectl -n {telemetry.ETCD_BACKUP} get jobs` and the logs of the `snapshot` and "
+        "`upload` containers of the latest job say why.",
+    ]
+
+
 def day_two(plan: Plan, paths: Sequence[str]) -> list[str]:
     provider = plan.metadata.provider
     self_managed = _choice(plan, "cluster") == "self-managed"
@@ -294,9 +349,7 @@ def day_two(plan: Plan, paths: Sequence[str]) -> list[str]:
                   f"{_go_days(str(ttl))} (`ttl` {ttl}; spec.availability: RPO "
                   f"{spec.get('rpo', '?')}, RTO {spec.get('rto', '?')})."]
         if backup.choice == "velero-etcd":
-            lines += ["", f"etcd snapshots run at cron "
-                      f"`{backup.parameters.get('etcdSnapshotSchedule', '')}`, encrypted, "
-                      "to the same bucket."]
+            lines += ["", *etcd_snapshots(plan, backup)]
         lines += ["", "Once a month, prove a restore in a scratch namespace and time it "
                   "against the RTO:", "", "```sh",
                   f"velero -n {velero_ns} backup get",
@@ -306,8 +359,12 @@ def day_two(plan: Plan, paths: Sequence[str]) -> list[str]:
                   f"kubectl delete namespace {naming.APP_NAMESPACE}-drill", "```"]
         if backup.choice == "velero-etcd":
             lines += ["", "Once a quarter, restore an etcd snapshot on a spare control-plane "
-                      "machine (`etcdutl snapshot restore`) and start a single-node control "
-                      "plane from it: a snapshot never restored is not a backup."]
+                      "machine: fetch the newest with rclone set up like the CronJob's "
+                      "`upload` container (its `RCLONE_CONFIG_*` variables, the bucket's S3 "
+                      "keys and the passphrase through `rclone obscure`): `rclone lsl sealed:`, "
+                      "then `rclone copy sealed:<snapshot> .`; `etcdutl snapshot restore` it "
+                      "and start a single-node control plane from it: a snapshot never "
+                      "restored is not a backup."]
     topology = _choice(plan, "topology")
     site = "site" if provider == "onprem" else "region"
     if topology == "multi-region-active-passive":
@@ -334,8 +391,13 @@ def day_two(plan: Plan, paths: Sequence[str]) -> list[str]:
                   "`kubeadm certs check-expiration` and `kubeadm certs renew all`, then restart "
                   "the control-plane static pods."]
     if _choice(plan, "admin_access") == "vpn":
-        lines += ["", "Rotate the WireGuard keys of the admin access path when someone leaves "
-                  "and at least yearly."]
+        if provider == "onprem":
+            lines += ["", "Rotate the WireGuard keys of the admin access path when someone "
+                      "leaves and at least yearly."]
+        else:
+            lines += ["", "VPN sign-in goes through the identity provider: remove a leaver from "
+                      "the administrator groups the VPN authorises, and renew the VPN's server "
+                      "certificate before it expires."]
     lines += ["", "### Node patching", ""]
     patching = {
         "gcp": "GKE node auto-upgrade and auto-repair replace nodes with patched images within "

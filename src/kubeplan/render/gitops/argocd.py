@@ -4,19 +4,33 @@
 the AppProject and one Application per unit. Sync waves come from the phase table, and the
 Application health check in argocd-cm makes the root wait for each wave to be healthy before
 the next (Argo CD does not assess child Applications' health by default).
+
+Values only the cloud knows (`${GCP_PROJECT_ID}`, identity client ids: render/gitops/outputs.py)
+stay in the files as written, and Argo CD fills them in the way the GitOps-bridge pattern does:
+the cluster's Argo CD Secret carries Terraform's `platform_outputs` as annotations, and the root
+is then an ApplicationSet whose cluster generator reads them. Its one Application (the root)
+patches the child Applications it syncs: chart units get a `helm.valuesObject` holding the
+values that mention a variable (it overrides the values file), manifest units get kustomize
+patches replacing each string that mentions one. So sync waves, health and pruning stay those of
+plain Applications, and a missing output fails the ApplicationSet (`missingkey=error`) instead
+of deploying an empty value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubeplan import catalogue
+from kubeplan.errors import RenderError
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
+from kubeplan.render.gitops import outputs
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_STANDARD
-from kubeplan.render.gitops.objects import MANAGED_BY, cluster_dir, obj
+from kubeplan.render.gitops.objects import MANAGED_BY, cluster_dir, kustomization, obj
 from kubeplan.render.gitops.units import CHART, GIT, Unit
 
 API = "argoproj.io/v1alpha1"
@@ -27,6 +41,12 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 CONTROLLER = "argo-cd"
 VALUES_REF = "values"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# The Argo CD cluster Secret of the cluster itself, labelled for the root's cluster generator
+# and annotated with the platform outputs (variable name -> value).
+CLUSTER_SECRET = "in-cluster"
+CLUSTER_LABEL = "kubeplan.dev/cluster"
+CLUSTER_CONFIG = '{"tlsClientConfig":{"insecure":false}}'
+_DELIMITERS = re.compile(r"\{\{|\}\}")
 
 # The health check Argo CD removed for Applications in v1.8; restored so that sync waves of
 # child Applications wait for the previous wave to be Healthy.
@@ -158,14 +178,131 @@ def project(plan: Plan, cluster: Cluster, units: Sequence[Unit]) -> dict[str, An
                })
 
 
-def root(plan: Plan, cluster: Cluster) -> dict[str, Any]:
-    return obj(API, "Application", ROOT, NAMESPACE, labels=MANAGED_BY, spec={
+def _root_spec(plan: Plan, cluster: Cluster) -> dict[str, Any]:
+    return {
         "project": PROJECT,
         "source": {"repoURL": naming.gitops_repository(plan),
                    "targetRevision": naming.GITOPS_BRANCH, "path": applications_dir(cluster)},
         "destination": {"server": IN_CLUSTER, "namespace": NAMESPACE},
         "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
                        "syncOptions": ["ServerSideApply=true"]},
+    }
+
+
+def root(plan: Plan, cluster: Cluster) -> dict[str, Any]:
+    return obj(API, "Application", ROOT, NAMESPACE, labels=MANAGED_BY,
+               spec=_root_spec(plan, cluster))
+
+
+# -- platform outputs -------------------------------------------------------------------------
+
+def _literal(text: str) -> str:
+    """Text the ApplicationSet's Go template must leave alone (e.g. a nested template)."""
+    return _DELIMITERS.sub(lambda m: "{{`" + m.group(0) + "`}}", text)
+
+
+def go_template(text: str) -> str:
+    """`${NAME}` of a platform output -> the annotation of the cluster Secret; the rest as is.
+    Dotted access (not `index`) so that `missingkey=error` refuses a missing annotation."""
+    known = outputs.known()
+    out: list[str] = []
+    position = 0
+    for match in outputs.VARIABLE.finditer(text):
+        if match.group(1) in known:
+            out.append(_literal(text[position:match.start()]))
+            out.append("{{.metadata.annotations." + match.group(1) + "}}")
+            position = match.end()
+    out.append(_literal(text[position:]))
+    return "".join(out)
+
+
+def _templated(data: Any, where: str) -> Any:
+    if isinstance(data, str):
+        return go_template(data)
+    if isinstance(data, Mapping):
+        for key in data:
+            # Argo CD templates keys too; kubeplan never puts a variable in one.
+            if _DELIMITERS.search(str(key)) or outputs.used(str(key))[0]:
+                raise RenderError(f"{where}: key {key!r} needs templating")
+        return {str(k): _templated(v, where) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_templated(item, where) for item in data]
+    return data
+
+
+def _pointer(parts: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def object_patch(document: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """JSON patch operations replacing each string of an object that mentions a platform
+    output."""
+    ops: list[dict[str, Any]] = []
+
+    def walk(data: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(data, str):
+            if outputs.used(data)[0]:
+                ops.append({"op": "replace", "path": _pointer(path),
+                            "value": _templated(data, where)})
+        elif isinstance(data, Mapping):
+            for key, value in data.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(data, list | tuple):
+            for index, item in enumerate(data):
+                walk(item, (*path, index))
+
+    walk(document, ())
+    return ops
+
+
+def _target(document: Mapping[str, Any]) -> dict[str, str]:
+    group, _, version = str(document["apiVersion"]).rpartition("/")
+    metadata = document["metadata"]
+    target = {"group": group, "version": version, "kind": str(document["kind"]),
+              "name": str(metadata["name"])}
+    if metadata.get("namespace"):
+        target["namespace"] = str(metadata["namespace"])
+    return target
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def unit_patch(unit: Unit, values_file: str | None) -> list[dict[str, Any]]:
+    """Operations on a unit's Application that fill in the platform outputs its values or
+    objects mention (none: the unit needs nothing)."""
+    where = f"unit {unit.name}"
+    if unit.kind == CHART and unit.addon.values:
+        override = _templated(outputs.platform_values(unit.addon.values), where)
+        if not override:
+            return []
+        if not values_file:
+            raise RenderError(f"{where}: values mention platform outputs but have no file")
+        return [{"op": "add", "path": "/spec/sources/0/helm/valuesObject", "value": override}]
+    patches = [{"target": _target(document),
+                "patch": _json(object_patch(document, where))}
+               for document in unit.addon.objects if outputs.used(dict(document))[0]]
+    if not patches:
+        return []
+    return [{"op": "add", "path": "/spec/source/kustomize", "value": {"patches": patches}}]
+
+
+def root_set(plan: Plan, cluster: Cluster,
+             patches: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The root as an ApplicationSet over this cluster's Secret: one Application, the root,
+    patching the child Applications with the Secret's platform outputs."""
+    spec = _root_spec(plan, cluster)
+    spec["source"]["kustomize"] = {"patches": [
+        {"target": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application",
+                    "name": name}, "patch": _json(ops)}
+        for name, ops in sorted(patches.items())]}
+    return obj(API, "ApplicationSet", ROOT, NAMESPACE, labels=MANAGED_BY, spec={
+        "goTemplate": True,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": [{"clusters": {"selector": {"matchLabels": {
+            CLUSTER_LABEL: cluster.name}}}}],
+        "template": {"metadata": {"name": ROOT, "labels": dict(MANAGED_BY)}, "spec": spec},
     })
 
 
@@ -173,17 +310,42 @@ def files(plan: Plan, cluster: Cluster, units: Sequence[Unit],
           values_files: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     """Path -> documents of the Argo CD wiring (the caller serialises them)."""
     folder = applications_dir(cluster)
+    patches = {unit.name: ops for unit in units
+               if (ops := unit_patch(unit, values_files.get(unit.name)))}
     out: dict[str, list[dict[str, Any]]] = {
-        f"{folder}/root.yaml": [root(plan, cluster)],
+        f"{folder}/root.yaml": [root_set(plan, cluster, patches) if patches
+                                else root(plan, cluster)],
         f"{folder}/project.yaml": [project(plan, cluster, units)],
     }
     for unit in units:
         out[f"{folder}/{unit.name}.yaml"] = [application(plan, unit,
                                                          values_files.get(unit.name))]
+    # The root (which manages itself) reads the folder as a kustomization, so its patches apply.
+    out[f"{folder}/kustomization.yaml"] = [kustomization(sorted(
+        path.rsplit("/", 1)[1] for path in out))]
     return out
 
 
-def bootstrap_steps(plan: Plan, cluster: Cluster) -> list[str]:
+def substitutes(files_: Mapping[str, list[dict[str, Any]]], cluster: Cluster) -> bool:
+    """Whether the root is the ApplicationSet over the cluster Secret's platform outputs."""
+    return bool(files_[f"{applications_dir(cluster)}/root.yaml"][0]["kind"] == "ApplicationSet")
+
+
+def cluster_secret_steps(cluster: Cluster) -> list[str]:
+    """Create this cluster's Argo CD Secret, labelled for the root ApplicationSet and annotated
+    with the platform outputs (the env file the runbook writes from `terraform output`)."""
+    return [
+        f"kubectl -n {NAMESPACE} create secret generic {CLUSTER_SECRET} "
+        f"--from-literal=name={CLUSTER_SECRET} --from-literal=server={IN_CLUSTER} "
+        f"--from-literal=config='{CLUSTER_CONFIG}'",
+        f"kubectl -n {NAMESPACE} label secret {CLUSTER_SECRET} "
+        f"argocd.argoproj.io/secret-type=cluster {CLUSTER_LABEL}={cluster.name}",
+        f"kubectl -n {NAMESPACE} annotate secret {CLUSTER_SECRET} "
+        "$(grep -v '^#' platform-outputs.env)",
+    ]
+
+
+def bootstrap_steps(plan: Plan, cluster: Cluster, substitute: bool = False) -> list[str]:
     entry = catalogue.chart(CONTROLLER)
     folder = cluster_dir(cluster)
     apps = applications_dir(cluster)
@@ -192,5 +354,6 @@ def bootstrap_steps(plan: Plan, cluster: Cluster) -> list[str]:
         f"helm install {CONTROLLER} argo/{entry['chart']} --version {entry['version']} "
         f"--namespace {NAMESPACE} --create-namespace --values {folder}/{CONTROLLER}/values.yaml",
         f"argocd repo add {naming.gitops_repository(plan)}   # read access for Argo CD",
+        *(cluster_secret_steps(cluster) if substitute else []),
         f"kubectl apply --server-side -f {apps}/project.yaml -f {apps}/root.yaml",
     ]

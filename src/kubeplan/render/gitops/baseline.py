@@ -51,6 +51,7 @@ STORAGE_GI_PER_SERVICE = 50
 # run unprivileged; Istio's gateway binds 80/443 through an unprivileged-port sysctl).
 GATEWAY_LISTENERS = {"envoy-gateway": (10080, 10443), "istio-gateway": (80, 443)}
 OTLP_PORTS = (4317, 4318)
+SIGSTORE_INCLUDE = {"policy.sigstore.dev/include": "true"}
 
 
 def pod_security(addons: Sequence[Addon]) -> dict[str, tuple[str, str]]:
@@ -149,32 +150,63 @@ def _webhook_ports(addon: Addon) -> tuple[int, ...]:
     return network.WEBHOOK_PORTS.get(addon.chart, network.DEFAULT_WEBHOOK_PORTS)
 
 
+def _network_context(plan: Plan, cluster: Cluster) -> network.Context:
+    region_nodes = plan.decision("network").parameters.get(f"nodeCidr.{cluster.region}")
+    return network.Context(monitoring=naming.WORKLOADS["thanos"].namespace,
+                           node_cidrs=(str(region_nodes),) if region_nodes else (),
+                           lb_sources=_lb_sources(plan, cluster),
+                           mesh=plan.choice("service_mesh"))
+
+
+def _app_net(plan: Plan, ctx: network.Context) -> NamespaceNet:
+    """The application namespace's flows. They follow from the plan alone (no add-on runs
+    there), so namespaces made at run time for the same workloads, the pull-request previews,
+    can be given exactly the same policies."""
+    apps = NamespaceNet(naming.APP_NAMESPACE, TIER_APPS)
+    if network.mesh_gateway(plan):
+        # Applications receive requests only from the mesh's gateway (over HBONE); the edge
+        # reaches that gateway, never the application pods.
+        apps.ingress_from_namespaces.append(
+            (network.MESH_GATEWAY_NAMESPACE, [],
+             "requests routed by the Istio gateway that carries edge traffic into the mesh"))
+    else:
+        apps.gateway_backend = True
+    if plan.choice("tracing") != "none":
+        apps.egress_to_namespaces.append(
+            (ctx.monitoring, tcp(*OTLP_PORTS), "spans and metrics to the OpenTelemetry Collector"))
+    if ctx.mesh == "linkerd":
+        apps.egress_to_namespaces.append(
+            ("linkerd", [], "meshed pods' proxies reach Linkerd's identity and destination "
+                            "services"))
+    return apps
+
+
+def app_network_policies(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
+    """The NetworkPolicies of the application namespace in `cluster` (part of
+    `network_policies`, which uses this very function)."""
+    ctx = _network_context(plan, cluster)
+    return network.policies(_app_net(plan, ctx), ctx)
+
+
 def network_policies(plan: Plan, cluster: Cluster, addons: Sequence[Addon],
                      platform_namespaces: Sequence[str]) -> list[dict[str, Any]]:
-    region_nodes = plan.decision("network").parameters.get(f"nodeCidr.{cluster.region}")
     ingress_choice = plan.choice("ingress")
-    mesh = plan.choice("service_mesh")
-    monitoring = naming.WORKLOADS["thanos"].namespace
-    ctx = network.Context(monitoring=monitoring,
-                          node_cidrs=(str(region_nodes),) if region_nodes else (),
-                          lb_sources=_lb_sources(plan, cluster), mesh=mesh)
+    ctx = _network_context(plan, cluster)
     nets = {ns: NamespaceNet(ns, TIER_PLATFORM) for ns in platform_namespaces}
-    nets[naming.APP_NAMESPACE] = NamespaceNet(naming.APP_NAMESPACE, TIER_APPS)
     for addon in addons:
         net = nets.get(addon.namespace)
         if net is None:
             continue
         net.webhook_ports.update(_webhook_ports(addon))
         net.egress_any.extend(_extra_egress(plan, addon))
-    backends = _route_backends(addons) | {naming.APP_NAMESPACE}
+    # The application namespace is handled by `app_network_policies`. Behind a multi-cluster
+    # Gateway the routes live in the config cluster only: a namespace exporting a Service
+    # (ServiceExport) is a load-balancer backend in every cluster.
+    exported = {str(d["metadata"]["namespace"]) for a in addons for d in a.objects
+                if d.get("apiVersion") == network.MCS_API and d.get("kind") == "ServiceExport"}
+    backends = (_route_backends(addons) | exported) - {naming.APP_NAMESPACE}
     if network.mesh_gateway(plan) and network.MESH_GATEWAY_NAMESPACE in nets:
-        # Applications receive requests only from the mesh's gateway (over HBONE); the edge
-        # reaches that gateway, never the application pods.
-        backends.discard(naming.APP_NAMESPACE)
         nets[network.MESH_GATEWAY_NAMESPACE].gateway_dataplane = True
-        nets[naming.APP_NAMESPACE].ingress_from_namespaces.append(
-            (network.MESH_GATEWAY_NAMESPACE, [],
-             "requests routed by the Istio gateway that carries edge traffic into the mesh"))
     for name in sorted(backends & set(nets)):
         nets[name].gateway_backend = True
     if ingress_choice in GATEWAY_LISTENERS and network.GATEWAY_NAMESPACE in nets:
@@ -187,17 +219,12 @@ def network_policies(plan: Plan, cluster: Cluster, addons: Sequence[Addon],
         nets["rook-ceph"].ingress_cidrs.append(
             (ctx.node_cidrs, [], "Ceph clients in the nodes' kernels (RBD and CephFS mounts "
                                  "made by the host-network CSI plugins)"))
-    apps = nets[naming.APP_NAMESPACE]
-    if plan.choice("tracing") != "none" and monitoring in nets:
-        apps.egress_to_namespaces.append(
-            (monitoring, tcp(*OTLP_PORTS), "spans and metrics to the OpenTelemetry Collector"))
-    if mesh == "linkerd":
-        apps.egress_to_namespaces.append(
-            ("linkerd", [], "meshed pods' proxies reach Linkerd's identity and destination "
-                            "services"))
     out: list[dict[str, Any]] = []
-    for name in sorted(nets):
-        out.extend(network.policies(nets[name], ctx))
+    for name in sorted({*nets, naming.APP_NAMESPACE}):
+        if name == naming.APP_NAMESPACE:
+            out.extend(app_network_policies(plan, cluster))
+        else:
+            out.extend(network.policies(nets[name], ctx))
     return out
 
 
@@ -283,6 +310,20 @@ def _mesh_labels(plan: Plan) -> dict[str, str]:
     return {}
 
 
+def sigstore_policy_controller(plan: Plan) -> bool:
+    """True when Sigstore policy-controller verifies image signatures (a verifying posture
+    without Kyverno, whose own rules would do it)."""
+    policy = plan.decision("policy")
+    return policy.choice != "kyverno" and bool(policy.parameters.get("verifyImages"))
+
+
+def image_policy_labels(plan: Plan) -> dict[str, str]:
+    """Labels that put a namespace of application pods under the image policies: policy-
+    controller's webhook only sees namespaces labelled so (its chart's namespaceSelector).
+    The application namespace and every preview namespace carry them."""
+    return dict(SIGSTORE_INCLUDE) if sigstore_policy_controller(plan) else {}
+
+
 def baseline_addon(plan: Plan, cluster: Cluster, addons: Sequence[Addon]) -> Addon:
     """The baseline as an object-only add-on in the first phase."""
     version = plan.metadata.kubernetes_version
@@ -300,7 +341,7 @@ def baseline_addon(plan: Plan, cluster: Cluster, addons: Sequence[Addon]) -> Add
         level, reason = levels[name]
         objects.append(_namespace(name, TIER_PLATFORM, level, reason, version, extra_labels={}))
     app_ns = _namespace(naming.APP_NAMESPACE, TIER_APPS, "restricted", "", version, extra_labels=
-                        _mesh_labels(plan))
+                        {**_mesh_labels(plan), **image_policy_labels(plan)})
     if plan.choice("service_mesh") == "linkerd":
         app_ns["metadata"]["annotations"]["linkerd.io/inject"] = "enabled"
     objects.append(app_ns)

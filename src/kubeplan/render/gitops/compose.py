@@ -18,15 +18,13 @@ from typing import Any
 
 from kubeplan.errors import RenderError
 from kubeplan.model import Cluster, Plan
-from kubeplan.render.gitops import argocd, flux, network, outputs
+from kubeplan.render.gitops import argocd, flux, network, outputs, telemetry
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import baseline_addon
 from kubeplan.render.gitops.objects import cluster_dir, kustomization, object_file
 from kubeplan.render.gitops.units import CHART, MANIFESTS, Unit, units
 from kubeplan.render.serialise import to_yaml, to_yaml_stream
 from kubeplan.render.tree import OutputTree
-
-NO_SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
 
 
 def controller(plan: Plan, cluster: Cluster) -> Addon:
@@ -52,6 +50,7 @@ def _check_variables(where: str, data: Any, tool: str) -> bool:
 def render_cluster(plan: Plan, cluster: Cluster, addons: Sequence[Addon],
                    tree: OutputTree) -> list[Unit]:
     tool = plan.choice("gitops")
+    addons = [telemetry.for_secret_store(plan, addon) for addon in addons]
     everything = [controller(plan, cluster), *addons]
     try:
         everything.insert(0, baseline_addon(plan, cluster, everything))
@@ -59,28 +58,29 @@ def render_cluster(plan: Plan, cluster: Cluster, addons: Sequence[Addon],
         raise RenderError(f"cluster {cluster.name}: {error}") from None
     planned = units(cluster, everything)
     values_files: dict[str, str] = {}
-    keep_values: set[str] = set()  # units whose values carry `${...}` Flux must not touch
+    platform_values: set[str] = set()  # Flux: units with a platform-values.yaml overlay
     substitute = False
     for unit in planned:
         if unit.kind == CHART and unit.addon.values:
             path = f"{unit.path}/values.yaml"
             values_files[unit.name] = path
             tree.add(path, to_yaml(dict(unit.addon.values)))
-            needs = _check_variables(path, unit.addon.values, tool)
-            substitute = substitute or needs
-            if not needs and outputs.used(unit.addon.values)[1]:
-                keep_values.add(unit.name)
+            overlay = outputs.platform_values(unit.addon.values)
+            if overlay:
+                substitute = True
+                if tool == "flux":
+                    overlay_path = f"{unit.path}/{flux.PLATFORM_VALUES}"
+                    _check_variables(overlay_path, overlay, tool)
+                    tree.add(overlay_path, to_yaml(overlay))
+                    platform_values.add(unit.name)
         if unit.kind == MANIFESTS:
             substitute = _write_manifests(unit, tool, tree) or substitute
     if tool == "flux":
-        wiring = flux.files(plan, cluster, planned, values_files, substitute)
-        for name in keep_values:
-            unit = next(u for u in planned if u.name == name)
-            kust = wiring[f"{unit.path}/kustomization.yaml"][0]
-            for generator in kust.get("configMapGenerator", []):
-                generator["options"] = {"annotations": {NO_SUBSTITUTE: "disabled"}}
+        wiring = flux.files(plan, cluster, planned, values_files, platform_values,
+                            substitute=substitute)
     else:
         wiring = argocd.files(plan, cluster, planned, values_files)
+        substitute = argocd.substitutes(wiring, cluster)
     for path, documents in sorted(wiring.items()):
         tree.add(path, _serialise(documents))
     tree.add(f"{cluster_dir(cluster)}/README.md", readme(plan, cluster, planned, substitute))
@@ -101,7 +101,7 @@ def _write_manifests(unit: Unit, tool: str, tree: OutputTree) -> bool:
         if tool == "flux" and not needs and outputs.used(data)[1]:
             metadata = dict(data["metadata"])
             metadata["annotations"] = {**(metadata.get("annotations") or {}),
-                                       NO_SUBSTITUTE: "disabled"}
+                                       **flux.NO_SUBSTITUTE}
             data["metadata"] = metadata
         files[name] = data
     for name in sorted(files):
@@ -113,7 +113,7 @@ def _write_manifests(unit: Unit, tool: str, tree: OutputTree) -> bool:
 def readme(plan: Plan, cluster: Cluster, planned: Sequence[Unit], substitute: bool) -> str:
     tool = plan.choice("gitops")
     steps = (flux.bootstrap_steps(plan, cluster) if tool == "flux"
-             else argocd.bootstrap_steps(plan, cluster))
+             else argocd.bootstrap_steps(plan, cluster, substitute))
     lines = [
         f"# Cluster {cluster.name}",
         "",
@@ -130,10 +130,19 @@ def readme(plan: Plan, cluster: Cluster, planned: Sequence[Unit], substitute: bo
         "",
     ]
     if substitute:
+        if tool == "flux":
+            lines.append(
+                f"Before the first sync, create the ConfigMap `{flux.OUTPUTS_CONFIGMAP}` in "
+                f"`{flux.NAMESPACE}` from Terraform's `platform_outputs` (the runbook's hand-over "
+                "step writes `platform-outputs.env`); Flux substitutes these keys for the "
+                "`${...}` variables in this tree:")
+        else:
+            lines.append(
+                f"The `{argocd.CLUSTER_SECRET}` Secret created above carries Terraform's "
+                "`platform_outputs` (the runbook's hand-over step writes `platform-outputs.env`) "
+                f"as annotations; the root ApplicationSet `{argocd.ROOT}` reads them and patches "
+                "the Applications below, filling in the `${...}` variables of this tree:")
         lines += [
-            "Before the first sync, the cluster layer (Terraform) creates the ConfigMap "
-            f"`{flux.OUTPUTS_CONFIGMAP}` in `{flux.NAMESPACE}` with these keys, which Flux "
-            "substitutes for the `${...}` variables in this tree:",
             "",
             *[f"- `{name}`: {what}" for name, what in sorted(outputs.known().items())
               if _uses(planned, name)],

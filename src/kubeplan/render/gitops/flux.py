@@ -5,6 +5,11 @@ chart sources and the phase Kustomizations. Each phase builds `phases/<NN>-<phas
 kustomization that lists its units' folders. A chart unit's folder holds the HelmRelease and a
 kustomization generating its values ConfigMap from `values.yaml`, so values stay one readable
 file and a change to them rolls the release (the generated name carries a content hash).
+
+Values are never substituted as a whole (charts carry `${...}` of their own, such as Grafana's
+`$${__value.raw}`): the part that mentions a platform output is repeated in
+`platform-values.yaml`, the only values file Flux substitutes, and laid over `values.yaml`
+(`valuesFrom` merges in order).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ CONTROLLER = "flux2"
 # The ConfigMap Terraform writes into the cluster with its outputs (client ids, project ids):
 # Flux substitutes `${NAME}` in manifests and values from it, so nothing is copied by hand.
 OUTPUTS_CONFIGMAP = "platform-outputs"
-VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+PLATFORM_VALUES = "platform-values.yaml"
+NO_SUBSTITUTE = {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}
 
 
 def flux_dir(cluster: Cluster) -> str:
@@ -83,7 +89,8 @@ def _git_source(unit: Unit) -> dict[str, Any]:
                      "sparseCheckout": [str(entry["path"])]})
 
 
-def helm_release(unit: Unit, units: Sequence[Unit], has_values: bool) -> dict[str, Any]:
+def helm_release(unit: Unit, units: Sequence[Unit], has_values: bool,
+                 platform_values: bool = False) -> dict[str, Any]:
     entry = unit.chart or {}
     kind, source = _chart_ref(unit)
     spec: dict[str, Any] = {"interval": "30m", "releaseName": unit.addon.name}
@@ -108,12 +115,20 @@ def helm_release(unit: Unit, units: Sequence[Unit], has_values: bool) -> dict[st
     if has_values:
         spec["valuesFrom"] = [{"kind": "ConfigMap", "name": values_configmap(unit),
                                "valuesKey": "values.yaml"}]
+        if platform_values:
+            spec["valuesFrom"].append({"kind": "ConfigMap",
+                                       "name": platform_values_configmap(unit),
+                                       "valuesKey": PLATFORM_VALUES})
     return obj(HELM_API, "HelmRelease", unit.addon.name, unit.addon.namespace,
                labels=MANAGED_BY, spec=spec)
 
 
 def values_configmap(unit: Unit) -> str:
     return f"{unit.addon.name}-values"
+
+
+def platform_values_configmap(unit: Unit) -> str:
+    return f"{unit.addon.name}-platform-values"
 
 
 def _phase_kustomization(plan: Plan, cluster: Cluster, phase: str, previous: str | None,
@@ -147,8 +162,8 @@ def sync(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
     ]
 
 
-def files(plan: Plan, cluster: Cluster, units: Sequence[Unit],
-          values_files: dict[str, str], substitute: bool) -> dict[str, list[dict[str, Any]]]:
+def files(plan: Plan, cluster: Cluster, units: Sequence[Unit], values_files: dict[str, str],
+          platform_values: set[str], *, substitute: bool) -> dict[str, list[dict[str, Any]]]:
     """Path -> documents of the Flux wiring (kustomization.yaml files included)."""
     out: dict[str, list[dict[str, Any]]] = {f"{flux_dir(cluster)}/sync.yaml": sync(plan, cluster)}
     sources: dict[tuple[str, str], dict[str, Any]] = {}
@@ -161,12 +176,19 @@ def files(plan: Plan, cluster: Cluster, units: Sequence[Unit],
             _, source = _chart_ref(unit)
             sources[(source["kind"], source["metadata"]["name"])] = source
             has_values = unit.name in values_files
-            out[f"{unit.path}/helmrelease.yaml"] = [helm_release(unit, units, has_values)]
+            overlay = unit.name in platform_values
+            out[f"{unit.path}/helmrelease.yaml"] = [helm_release(unit, units, has_values,
+                                                                 overlay)]
             extra: dict[str, Any] = {}
             if has_values:
-                extra = {"configMapGenerator": [{"name": values_configmap(unit),
-                                                 "namespace": unit.addon.namespace,
-                                                 "files": ["values.yaml"]}],
+                generators: list[dict[str, Any]] = [{
+                    "name": values_configmap(unit), "namespace": unit.addon.namespace,
+                    "files": ["values.yaml"], "options": {"annotations": NO_SUBSTITUTE}}]
+                if overlay:
+                    generators.append({"name": platform_values_configmap(unit),
+                                       "namespace": unit.addon.namespace,
+                                       "files": [PLATFORM_VALUES]})
+                extra = {"configMapGenerator": generators,
                          "configurations": ["kustomizeconfig.yaml"]}
                 out[f"{unit.path}/kustomizeconfig.yaml"] = [{
                     "nameReference": [{"kind": "ConfigMap", "version": "v1",

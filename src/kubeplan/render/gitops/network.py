@@ -16,6 +16,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from kubeplan.model import Cluster, Plan
+from kubeplan.render import naming
 from kubeplan.render.gitops.objects import (
     MANAGED_BY,
     NAME_LABEL,
@@ -99,6 +100,61 @@ def mesh_gateway(plan: Plan) -> bool:
 PLATFORM_GATEWAY = "platform"
 
 
+# Every preview namespace carries this label (the preview block sets it): the gateways admit
+# preview routes on a listener of their own, whose hostname is the preview wildcard only, so a
+# pull request cannot claim another environment's or production's names.
+PREVIEW_LABEL = {"kubeplan.dev/preview": "true"}
+PREVIEW_LISTENER = "https-previews"
+MESH_PREVIEW_LISTENER = "http-previews"
+
+
+def environment_zone(plan: Plan, environment: str) -> str:
+    """The DNS name an environment serves under, which is its public zone: the platform domain
+    in production, the delegated `<environment>.<domain>` elsewhere (the Terraform edge layer's
+    `TerraformEnv.zone`; the preview rule derives its host pattern the same way)."""
+    domain = plan.metadata.domain
+    return domain if environment == plan.topology.production else f"{environment}.{domain}"
+
+
+def preview_wildcard(plan: Plan) -> str | None:
+    """`*.<preview domain>` from the preview decision's host pattern (`pr-{number}.<preview
+    domain>`), or None without previews: the listener hostname and certificate name that
+    cover every preview host (a TLS wildcard covers exactly one label)."""
+    decision = plan.decision("preview")
+    if decision.choice != "pull-request-namespaces":
+        return None
+    first, rest = str(decision.param("hostPattern")).split(".", 1)
+    if "{number}" not in first or "{" in rest:
+        raise ValueError(f"preview host pattern {decision.param('hostPattern')!r}: the pull "
+                         "request number must be in the first label only")
+    return f"*.{rest}"
+
+
+def preview_parent_ref(plan: Plan) -> dict[str, str]:
+    """Where preview HTTPRoutes attach: the preview listener of the gateway that serves them
+    (the in-mesh Istio gateway when an edge gateway sits in front of it, as `app_parent_ref`)."""
+    if mesh_gateway(plan):
+        return {"name": MESH_GATEWAY, "namespace": MESH_GATEWAY_NAMESPACE,
+                "sectionName": MESH_PREVIEW_LISTENER}
+    return {"name": PLATFORM_GATEWAY, "namespace": GATEWAY_NAMESPACE,
+            "sectionName": PREVIEW_LISTENER}
+
+
+def preview_routes_allowed() -> dict[str, Any]:
+    """A listener's allowedRoutes admitting routes from preview namespaces only."""
+    return {"namespaces": {"from": "Selector", "selector": {"matchLabels": dict(PREVIEW_LABEL)}}}
+
+
+def gateway_to_previews(namespace: str) -> dict[str, Any]:
+    """Egress from in-cluster gateway proxies in `namespace` to preview namespaces, which are
+    outside the application tier the baseline opens the gateway to."""
+    return _policy("allow-gateway-to-previews", namespace,
+                   "the gateway's proxies forward preview requests to pull-request namespaces",
+                   {"podSelector": {}, "policyTypes": ["Egress"],
+                    "egress": [{"to": [{"namespaceSelector": {
+                        "matchLabels": dict(PREVIEW_LABEL)}}]}]})
+
+
 def app_parent_ref(plan: Plan) -> dict[str, str]:
     """Where application HTTPRoutes attach: the Istio gateway inside the mesh when an edge
     gateway sits in front of it (plaintext from the edge would be refused under STRICT mTLS),
@@ -107,6 +163,41 @@ def app_parent_ref(plan: Plan) -> dict[str, str]:
     if mesh_gateway(plan):
         return {"name": MESH_GATEWAY, "namespace": MESH_GATEWAY_NAMESPACE, "sectionName": "http"}
     return {"name": PLATFORM_GATEWAY, "namespace": GATEWAY_NAMESPACE, "sectionName": "https"}
+
+
+# GKE multi-cluster Services (the fleet feature the edge layer enables): a ServiceExport adds a
+# cluster's endpoints of a Service to the fleet-wide ServiceImport of the same namespace and
+# name, which is what a multi-cluster Gateway's routes and backend policies name.
+MCS_GROUP = "net.gke.io"
+MCS_API = f"{MCS_GROUP}/v1"
+
+
+def multi_cluster_gateway(plan: Plan, environment: str) -> bool:
+    """The environment's GKE clusters share one multi-cluster Gateway behind the global anycast
+    address: it and its routes live in `naming.config_cluster` only (the other clusters have no
+    platform Gateway), and its routes send to ServiceImports every cluster fills."""
+    return (plan.choice("ingress") == "gke-gateway" and plan.choice("load_balancer") == "global"
+            and naming.config_cluster(plan, environment) is not None)
+
+
+def has_platform_gateway(plan: Plan, cluster: Cluster) -> bool:
+    """Whether the platform Gateway (and routes attached to it) belongs in `cluster`."""
+    return (not multi_cluster_gateway(plan, cluster.environment)
+            or cluster.name == naming.config_cluster(plan, cluster.environment))
+
+
+def gateway_backend_ref(plan: Plan, environment: str, name: str, port: int) -> dict[str, Any]:
+    """A platform Gateway route's backend: the Service `name` in the route's namespace, or under
+    a multi-cluster Gateway its ServiceImport (the Service must then be exported everywhere,
+    `service_export`)."""
+    if multi_cluster_gateway(plan, environment):
+        return {"group": MCS_GROUP, "kind": "ServiceImport", "name": name, "port": port}
+    return {"name": name, "port": port}
+
+
+def service_export(name: str, namespace: str) -> dict[str, Any]:
+    """Exports this cluster's Service `namespace/name` to the fleet (no fields beyond metadata)."""
+    return obj(MCS_API, "ServiceExport", name, namespace, labels=MANAGED_BY)
 
 
 def metallb_pool(plan: Plan, cluster: Cluster) -> str | None:

@@ -1,10 +1,11 @@
 """Values only the cloud layer knows (account and project ids, identity client ids): written
 into the GitOps tree as `${NAME}` variables and filled in at apply time.
 
-Terraform's cluster layer writes the ConfigMap `platform-outputs` (namespace of the GitOps
-controller) with one key per variable below; Flux substitutes them in every phase
-(`postBuild.substituteFrom`). Names are upper-case, so a lower-case `${...}` in a chart's own
-configuration never collides with them.
+Terraform's `platform_outputs` output holds one key per variable below. Flux substitutes them
+in every phase from the ConfigMap `platform-outputs` (`postBuild.substituteFrom`); Argo CD from
+the annotations of the cluster's Secret, through the root ApplicationSet (render/gitops/argocd.py).
+Names are upper-case identifiers, so a lower-case `${...}` in a chart's own configuration never
+collides with them, and Argo CD's templates can read them as `.metadata.annotations.NAME`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 from kubeplan.render import naming
 
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Any `${...}` (also Grafana's escaped `$${...}`): a platform variable, or text a chart or tool
+# reads itself (`${env:ES_PASSWORD}`, dashboard variables) that no GitOps engine may touch.
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
 # variable -> what Terraform puts there.
 PLATFORM: dict[str, str] = {
@@ -24,6 +28,7 @@ PLATFORM: dict[str, str] = {
     "AZURE_SUBSCRIPTION_ID": "the Azure subscription id of the environment",
     "AZURE_DNS_RESOURCE_GROUP": "the resource group of the Azure DNS zone",
     "AZURE_KEY_VAULT_URL": "the URI of the environment's Azure Key Vault",
+    "REGISTRY_URL": "the address (host and path) of the environment's image registry",
 }
 
 
@@ -59,6 +64,19 @@ def strings(data: Any) -> Iterable[str]:
 
 def used(data: Any) -> tuple[set[str], set[str]]:
     """(platform variables, other `${...}` references) found in the data."""
-    names = {m for text in strings(data) for m in VARIABLE.findall(text)}
+    names = {m for text in strings(data) for m in REFERENCE.findall(text)}
     platform = set(known())
     return names & platform, names - platform
+
+
+
+def platform_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a Helm values tree that mentions a platform variable: what the GitOps engine
+    fills in and lays over the values file. Helm merges maps and replaces lists, so a list that
+    mentions one is taken whole."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if not used(value)[0]:
+            continue
+        out[str(key)] = platform_values(value) if isinstance(value, Mapping) else value
+    return out

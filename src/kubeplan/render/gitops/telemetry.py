@@ -11,6 +11,8 @@ on how the GitOps tool names the Helm release.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
 from kubeplan.render.gitops import outputs
+from kubeplan.render.gitops.addon import Addon
 
 MONITORING = naming.WORKLOADS["thanos"].namespace
 LOGGING = naming.WORKLOADS["loki"].namespace
@@ -27,6 +30,9 @@ BACKUP = naming.WORKLOADS["velero"].namespace
 # etcd snapshots mount the control-plane certificates from the host: a namespace of their own,
 # so the privileged Pod Security level stays confined to that one job.
 ETCD_BACKUP = "etcd-backup"
+# The secret store item (see `remote_key`) holding the passphrase the etcd snapshots are
+# encrypted with; the runbook names it too.
+ETCD_SNAPSHOT_KEY_ITEM = "etcd-snapshot-passphrase"
 
 # fullnameOverride per chart, hence the Service names below.
 KPS_NAME = "kps"
@@ -187,16 +193,18 @@ def identity_pod_labels(plan: Plan) -> dict[str, str]:
 
 def remote_key(plan: Plan, cluster: Cluster, item: str) -> str:
     """Where a credential lives in the secret store: one entry per platform, environment and
-    item (letters, digits and '-', valid in Secret Manager, Secrets Manager, Key Vault and Vault
-    KV paths alike)."""
-    return f"{plan.metadata.name}-{cluster.environment}-{item}"
+    item."""
+    return f"{naming.secret_prefix(plan, cluster.environment)}{item}"
 
 
 def external_secret(name: str, namespace: str, data: Mapping[str, str], *,
                     template: Mapping[str, str] | None = None,
                     secret_type: str | None = None,
-                    sources: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                    sources: Mapping[str, Mapping[str, Any]] | None = None,
+                    properties: Mapping[str, str] | None = None) -> dict[str, Any]:
     """An ExternalSecret that materialises `data` (Secret key -> store entry) as Secret `name`.
+    `properties` names the key to read inside an entry that holds several (Secret key ->
+    property).
 
     The values never pass through Git: the operator reads them from the store at run time.
     With `template`, the Secret holds exactly the templated keys (built from the fetched values,
@@ -215,6 +223,8 @@ def external_secret(name: str, namespace: str, data: Mapping[str, str], *,
     entries = []
     for key, remote in sorted(data.items()):
         entry: dict[str, Any] = {"secretKey": key, "remoteRef": {"key": remote}}
+        if properties and key in properties:
+            entry["remoteRef"]["property"] = properties[key]
         source = (sources or {}).get(key)
         if source:
             if source.get("property"):
@@ -365,3 +375,30 @@ def traces_otlp_endpoint(plan: Plan) -> str | None:
     if choice == "jaeger":
         return jaeger_otlp_grpc_endpoint(plan)
     return None
+
+
+# Vault's KV entries are maps, where the cloud stores hold one string: kubeplan's entries keep
+# their value under this key (`vault kv put platform/<entry> value=...`), and every reference
+# names it (without a property, External Secrets hands over the whole map as JSON).
+VAULT_PROPERTY = "value"
+
+
+def for_secret_store(plan: Plan, addon: Addon) -> Addon:
+    """The add-on with its ExternalSecrets' references fitted to the platform's store."""
+    if plan.decision("secrets").parameters.get("secretStoreProvider") != "vault":
+        return addon
+    objects = tuple(_vault_references(dict(document)) for document in addon.objects)
+    return dataclasses.replace(addon, objects=objects)
+
+
+def _vault_references(document: dict[str, Any]) -> dict[str, Any]:
+    if document.get("kind") != "ExternalSecret":
+        return document
+    spec = document.get("spec") or {}
+    if (spec.get("secretStoreRef") or {}).get("name") != SECRET_STORE:
+        return document
+    out = copy.deepcopy(document)
+    for entry in out["spec"].get("data") or []:
+        if not entry.get("sourceRef") and "property" not in entry["remoteRef"]:
+            entry["remoteRef"]["property"] = VAULT_PROPERTY
+    return out

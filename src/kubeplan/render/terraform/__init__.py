@@ -6,10 +6,12 @@ Layout of the output
     terraform/bootstrap/                 the remote-state bucket (applied once, local state)
     terraform/<environment>/<layer>/     one root module and state per layer, applied in
                                          `naming.TERRAFORM_LAYERS` order: network, access,
-                                         cluster, edge, registry, storage
+                                         cluster, edge, registry, storage, then harbor
+                                         (Harbor's projects and policies, once the GitOps
+                                         sync runs Harbor; on-prem too, state in PostgreSQL)
     terraform/README.md                  the runbook: order, inputs, hand-over to GitOps
-    onprem/                              provider onprem: kubeadm, encryption, audit, etcd
-                                         snapshots, BIND zone (see `onprem.py`)
+    onprem/                              provider onprem: kubeadm, encryption, audit, BIND
+                                         zone (see `onprem.py`)
 
 Identities of in-cluster add-ons (external-dns, cert-manager, Velero, External Secrets, Loki,
 Tempo, Thanos, the AWS Load Balancer Controller) live in the `storage` layer: it is applied last,
@@ -57,6 +59,10 @@ from kubeplan.render.tree import OutputTree
 def render(plan: Plan, tree: OutputTree, contributors: Sequence[Contributor]) -> None:
     if plan.metadata.provider == "onprem":
         onprem.render(plan, tree, contributors)
+        # On-prem, Terraform only configures services the GitOps tree runs (Harbor's API); the
+        # on-prem runbook carries their steps.
+        for env in compose.environments(plan):
+            compose.render_environment(env, contributors, tree)
         return
     summaries = {env.environment: compose.render_environment(env, contributors, tree)
                  for env in compose.environments(plan)}

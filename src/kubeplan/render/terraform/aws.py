@@ -233,15 +233,22 @@ def _replication_role(env: TerraformEnv, purpose: str, *, source: Expr, destinat
     ]
 
 
-def acm_certificate(env: TerraformEnv, name: str, region: str, wildcard: bool = True
-                    ) -> list[Block]:
-    """An ACM certificate for the zone (and its subdomains) in `region`, validated in DNS."""
-    comments = ["checkov:skip=CKV2_AWS_71:the gateway serves every host of the zone (preview "
-                "environments get one per pull request); a wildcard avoids a certificate per "
-                "host, and the key never leaves ACM"] if wildcard else []
+WILDCARD_SKIP = ("checkov:skip=CKV2_AWS_71:the gateway serves every host of the zone (preview "
+                 "environments get one per pull request); a wildcard avoids a certificate per "
+                 "host, and the key never leaves ACM")
+
+
+def acm_certificate(env: TerraformEnv, name: str, region: str, wildcard: bool = True, *,
+                    domain: str | None = None, skip: str = WILDCARD_SKIP) -> list[Block]:
+    """An ACM certificate in `region`, validated in the zone's DNS: for the zone (and, with
+    `wildcard`, its subdomains), or for one `domain` in the zone (itself a wildcard: `skip`
+    says why)."""
+    fields: dict[str, object] = {"domain_name": domain or env.zone}
+    if domain is None:
+        fields["subject_alternative_names"] = [f"*.{env.zone}"] if wildcard else []
+    comments = [skip] if wildcard or domain is not None else []
     cert = block("resource", "aws_acm_certificate", name, comments=comments, region=region,
-                 domain_name=env.zone,
-                 subject_alternative_names=[f"*.{env.zone}"] if wildcard else [],
+                 **fields,  # type: ignore[arg-type]
                  validation_method="DNS", key_algorithm="EC_prime256v1", tags=env.labels,
                  lifecycle=block("lifecycle", create_before_destroy=True))
     records = block(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from kubeplan import catalogue
 from kubeplan.errors import RenderError
 from kubeplan.model import Plan
-from kubeplan.render.naming import TERRAFORM_LAYERS
+from kubeplan.render.naming import AFTER_GITOPS_LAYERS, TERRAFORM_LAYERS
 from kubeplan.render.terraform import roots
 from kubeplan.render.terraform.hcl import (
     Attribute,
@@ -64,7 +64,7 @@ def providers_of(blocks: Sequence[Block]) -> set[str]:
     """Providers the blocks need: from resource types, module pins and `provider =` overrides."""
     found: set[str] = set()
     for top in blocks:
-        if top.type in ("resource", "data"):
+        if top.type in ("resource", "data", "ephemeral"):
             provider = roots.provider_of(top.labels[0])
             if provider:
                 found.add(provider)
@@ -155,13 +155,15 @@ def _layer_files(env: TerraformEnv, layer: str, parts: list[Contribution], *,
     outputs["platform_outputs"] = _merged_output(
         "platform_outputs", layer, dict(sorted(platform.items())),  # type: ignore[arg-type]
         earlier=earlier, env=env, final=final,
-        what="The GitOps tree's ${VARIABLE}s: the data of the platform-outputs ConfigMap")
+        what="The GitOps tree's ${VARIABLE}s (Flux's platform-outputs ConfigMap, the "
+             "annotations of Argo CD's cluster Secret)")
 
     all_blocks = [b for blocks in by_file.values() for b in blocks]
     providers = providers_of(all_blocks)
     provider_blocks = roots.provider_blocks(env, providers)
-    common = roots.PROVIDER_VARIABLE[env.provider]
-    if provider_blocks:
+    # The account variable goes with the cloud's providers (not Harbor's or Vault's).
+    if any(b.labels[0] not in roots.SERVICE_PROVIDERS for b in provider_blocks):
+        common = roots.PROVIDER_VARIABLE[env.provider]
         variables = {common.name: common, **variables}
 
     files: dict[str, str] = {}
@@ -227,10 +229,12 @@ def render_environment(env: TerraformEnv, contributors: Sequence[Contributor],
     summary.layers = [layer for layer in TERRAFORM_LAYERS
                       if any(p.blocks or p.outputs or p.gitops for p in by_layer.get(layer, []))]
     apis = {api for parts in by_layer.values() for p in parts for api in p.gcp_apis}
+    # The last layer applied before the GitOps sync hands every layer's values over.
+    handover = [layer for layer in summary.layers if layer not in AFTER_GITOPS_LAYERS]
     for index, layer in enumerate(summary.layers):
         files, required = _layer_files(env, layer, by_layer[layer],
                                        earlier=summary.layers[:index],
-                                       final=index == len(summary.layers) - 1,
+                                       final=bool(handover) and layer == handover[-1],
                                        apis=apis if index == 0 else set())
         summary.inputs[layer] = required
         for name, text in files.items():

@@ -100,7 +100,7 @@ class Contribution:
     # Runbook lines: manual steps, and what is deliberately not rendered and why.
     notes: tuple[str, ...] = ()
     # The GitOps tree's `${VARIABLE}`s this contribution fills (render/gitops/outputs.py): they
-    # go into the `platform-outputs` ConfigMap the GitOps engine substitutes from.
+    # go into Flux's `platform-outputs` ConfigMap or Argo CD's cluster Secret annotations.
     platform: Mapping[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -4,12 +4,11 @@
                                                            KubeletConfiguration
     onprem/<environment>/<cluster>/encryption-config.yaml  secrets at rest through a KMS v2 plugin
     onprem/<environment>/<cluster>/audit-policy.yaml       API server audit policy
-    onprem/<environment>/<cluster>/etcd-snapshot.{service,timer}
     onprem/dns/<zone>.zone, onprem/dns/named.conf.local    the platform's BIND zone
     onprem/README.md                                       order of work
 
-MetalLB pools live in the GitOps tree. Serialisers here turn data into systemd units and zone
-files; the Kubernetes-style files go through the YAML serialiser.
+MetalLB pools and the etcd snapshot CronJob live in the GitOps tree. The serialiser here turns
+data into zone files; the Kubernetes-style files go through the YAML serialiser.
 """
 
 from __future__ import annotations
@@ -79,20 +78,6 @@ def name_server_address(plan: Plan, index: int) -> str:
 # --- serialisers --------------------------------------------------------------------------------
 
 
-def systemd_unit(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
-    """A systemd unit file from (section, [(key, value), ...]) in order."""
-    lines: list[str] = []
-    for name, entries in sections:
-        if lines:
-            lines.append("")
-        lines.append(f"[{name}]")
-        for key, value in entries:
-            if "\n" in value:
-                raise RenderError(f"systemd value for {key} spans lines")
-            lines.append(f"{key}={value}")
-    return "\n".join(lines) + "\n"
-
-
 @dataclass(frozen=True)
 class Record:
     name: str  # relative to the origin; "@" for the apex
@@ -112,22 +97,6 @@ def zone_file(origin: str, ttl: int, soa: tuple[str, str, int, int, int, int, in
         line = f"{record.name.ljust(width)} IN {record.type.ljust(5)} {record.data}"
         lines.append(f"{line} ; {record.comment}" if record.comment else line)
     return "\n".join(lines) + "\n"
-
-
-def cron_to_calendar(cron: str) -> str:
-    """systemd OnCalendar for the cron expressions the backup rule produces."""
-    minute, hour, day, month, weekday = cron.split()
-    if (day, month, weekday) != ("*", "*", "*"):
-        raise RenderError(f"cron {cron!r}: only daily patterns are supported")
-
-    def field(value: str) -> str:
-        if value == "*":
-            return "*"
-        if value.startswith("*/"):
-            return f"00/{int(value[2:]):02d}"
-        return f"{int(value):02d}"
-
-    return f"*-*-* {field(hour)}:{field(minute)}:00"
 
 
 # --- composition ---------------------------------------------------------------------------------
@@ -182,24 +151,16 @@ def readme(plan: Plan, notes: Sequence[str] = ()) -> str:
         "others the `kubeadm join ... --control-plane` command it prints (its token and "
         "certificate key are short-lived secrets: never commit them).",
         "",
-        "## 3. etcd snapshots",
+        "## 3. GitOps",
         "",
-        "On every control-plane node install `etcd-client`, `age` and `rclone`, put the object "
-        f"store credentials in `{OPERATOR_FILES}/etcd-backup.env` and the age recipients (public "
-        f"keys only) in `{OPERATOR_FILES}/etcd-backup.recipients`, copy `etcd-snapshot.service` "
-        "and `etcd-snapshot.timer` to `/etc/systemd/system/`, then "
-        "`systemctl enable --now etcd-snapshot.timer`. Rehearse a restore "
-        "(`etcdutl snapshot restore`) once per quarter.",
-        "",
-        "## 4. GitOps",
-        "",
-        "Bootstrap the GitOps engine on each cluster; MetalLB, storage, backups and the rest "
-        "come from the GitOps tree. Environments: " + ", ".join(envs) + ".",
+        "Bootstrap the GitOps engine on each cluster; MetalLB, storage, backups (Velero and the "
+        "etcd snapshot CronJob) and the rest come from the GitOps tree. Environments: "
+        + ", ".join(envs) + ".",
         "",
     ]
     if notes:
-        lines += ["## 5. Steps and limits to know", "", *(f"- {n}" for n in notes), ""]
+        lines += ["## 4. Steps and limits to know", "", *(f"- {n}" for n in notes), ""]
     return "\n".join(lines)
 
 
-__all__ = ["Record", "cron_to_calendar", "render", "systemd_unit", "zone_file"]
+__all__ = ["Record", "render", "zone_file"]

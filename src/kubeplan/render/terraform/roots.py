@@ -13,8 +13,9 @@ import re
 
 from kubeplan import catalogue
 from kubeplan.model import Plan
-from kubeplan.render.terraform.hcl import Block, block, body, var
-from kubeplan.render.terraform.model import TerraformEnv, Validation, Variable
+from kubeplan.render import naming
+from kubeplan.render.terraform.hcl import Block, Expr, block, body, var
+from kubeplan.render.terraform.model import TerraformEnv, Validation, Variable, slug
 
 # Provider configuration inputs, one per cloud; every root of that cloud declares it.
 PROJECT_ID = Variable(
@@ -48,9 +49,12 @@ ADMIN_CIDRS = Variable(
         "admin_cidrs must be CIDR blocks and must not include 0.0.0.0/0."),
         Validation("length(var.admin_cidrs) > 0", "admin_cidrs must name at least one network.")))
 PROVIDER_VARIABLE = {"gcp": PROJECT_ID, "aws": AWS_ACCOUNT_ID, "azure": SUBSCRIPTION_ID}
+# Providers of services (Harbor's API, Vault) rather than of the environment's cloud account.
+SERVICE_PROVIDERS = ("harbor", "vault")
 
 # Resource type prefix -> provider (the provider a resource or data source belongs to).
-_PREFIXES = ("google", "aws", "azurerm", "azapi", "random", "tls", "time", "null", "kubernetes")
+_PREFIXES = ("google", "aws", "azurerm", "azapi", "random", "tls", "time", "null", "kubernetes",
+             "harbor", "vault")
 
 
 def provider_of(resource_type: str) -> str | None:
@@ -87,8 +91,17 @@ def state_region(plan: Plan) -> str:
     return plan.topology.regions[0]
 
 
+def state_schema(plan: Plan, environment: str, layer: str) -> str:
+    """On-prem: the PostgreSQL schema holding one root's state (identifier characters only)."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{plan.metadata.name}_{environment}_{layer}".lower())
+
+
 def _state_config(plan: Plan, environment: str, layer: str) -> dict[str, str | bool]:
     provider = plan.metadata.provider
+    if provider == "onprem":
+        # The site's PostgreSQL (no object store outside the clusters): one schema per root,
+        # advisory locks; the connection string (TLS, credentials) comes from PG_CONN_STR.
+        return {"schema_name": state_schema(plan, environment, layer)}
     if provider == "gcp":
         return {"bucket": state_bucket(plan), "prefix": f"{environment}/{layer}"}
     if provider == "aws":
@@ -100,7 +113,7 @@ def _state_config(plan: Plan, environment: str, layer: str) -> dict[str, str | b
             "use_azuread_auth": True}
 
 
-BACKEND = {"gcp": "gcs", "aws": "s3", "azure": "azurerm"}
+BACKEND = {"gcp": "gcs", "aws": "s3", "azure": "azurerm", "onprem": "pg"}
 
 
 def backend(plan: Plan, environment: str, layer: str) -> Block:
@@ -143,4 +156,24 @@ def provider_blocks(env: TerraformEnv, providers: set[str]) -> list[Block]:
                          storage_use_azuread=True, features=block("features")))
     if "azapi" in providers:
         out.append(block("provider", "azapi", subscription_id=var("subscription_id")))
+    if "harbor" in providers:
+        # One configuration per Harbor the environment keeps images in; the admin credentials
+        # come from HARBOR_USERNAME and HARBOR_PASSWORD at apply time (the provider reads them).
+        for region in env.registry_regions:
+            alias = harbor_provider(env, region)
+            meta = {"alias": alias.text.split(".", 1)[1]} if alias else {}
+            out.append(block("provider", "harbor", **meta,
+                             url=f"https://{naming.harbor_host(env.plan, region)}",
+                             insecure=False))
+    if "vault" in providers:
+        # The token comes from VAULT_TOKEN at apply time.
+        out.append(block("provider", "vault", address=naming.vault_address(env.plan)))
     return out
+
+
+def harbor_provider(env: TerraformEnv, region: str) -> Expr | None:
+    """The `provider` meta-argument of resources in the Harbor of `region`: None (the default
+    configuration) for the primary region's, `harbor.<region>` for a replica's."""
+    if region == env.primary_region:
+        return None
+    return Expr(f"harbor.{slug(region)}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from kubeplan import catalogue
 from kubeplan.model import Plan
-from kubeplan.render.gitops import flux
+from kubeplan.render.gitops import argocd, flux
+from kubeplan.render.naming import AFTER_GITOPS_LAYERS
 from kubeplan.render.terraform import roots
 from kubeplan.render.terraform.compose import ROOT, Summary
 
@@ -21,6 +22,16 @@ def _order(plan: Plan) -> list[str]:
     """Non-production environments first: production's edge layer reads their zones."""
     production = plan.topology.production
     return [e for e in plan.metadata.environments if e != production] + [production]
+
+
+def _apply_step(step: int, environment: str, layer: str, summary: Summary,
+                skip: str = "") -> list[str]:
+    path = f"{ROOT}/{environment}/{layer}"
+    lines = [f"{step}. `{path}`: `terraform -chdir={path} init && "
+             f"terraform -chdir={path} apply`"]
+    lines += [f"   - `{variable.name}` ({variable.type}): {variable.description}"
+              for variable in summary.inputs.get(layer, []) if variable.name != skip]
+    return lines
 
 
 def render(plan: Plan, summaries: dict[str, Summary]) -> str:
@@ -66,21 +77,19 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
         lines += [f"### {environment}", "",
                   f"Every layer reads `{common.name}` ({common.type}): {common.description}", ""]
         for layer in summary.layers:
+            if layer in AFTER_GITOPS_LAYERS:
+                continue
             step += 1
-            path = f"{ROOT}/{environment}/{layer}"
-            lines.append(f"{step}. `{path}`: `terraform -chdir={path} init && "
-                         f"terraform -chdir={path} apply`")
-            for variable in summary.inputs.get(layer, []):
-                if variable.name != common.name:
-                    lines.append(f"   - `{variable.name}` ({variable.type}): "
-                                 f"{variable.description}")
+            lines += _apply_step(step, environment, layer, summary, skip=common.name)
         lines.append("")
     lines += [
         "## 3. Hand over to the GitOps tree",
         "",
-        "Each environment's last layer merges the outputs of all its layers. "
+        "Each environment's last layer applied before the GitOps sync merges the outputs of "
+        "all its layers. "
         "`platform_outputs` holds the values only the cloud knows (project, account and "
-        "subscription IDs, workload identity client IDs, the key vault), keyed by the "
+        "subscription IDs, workload identity client IDs, the key vault, the registry address), "
+        "keyed by the "
         "`${VARIABLE}` names the GitOps tree uses; `gitops` holds every cloud-side value "
         "(buckets, identities, zone, addresses, keys) under descriptive keys. Names known "
         "before apply (buckets, identity names, keys) come from the same functions on both "
@@ -99,16 +108,19 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
             "or account id; the `*.identity` values are for reference and audits.",
             "",
         ]
+    write_env = [
+        "```sh",
+        "terraform -chdir=terraform/<environment>/<last layer> output -json "
+        "platform_outputs \\",
+        "  | jq -r 'to_entries[] | \"\\(.key)=\\(.value)\"' > platform-outputs.env",
+    ]
     if plan.choice("gitops") == "flux":
         lines += [
             f"Before the first sync, create the ConfigMap `{flux.OUTPUTS_CONFIGMAP}` in "
             f"`{flux.NAMESPACE}` on each cluster of the environment (through the admin access "
             "path: the API servers are private), which Flux substitutes from:",
             "",
-            "```sh",
-            "terraform -chdir=terraform/<environment>/<last layer> output -json "
-            "platform_outputs \\",
-            "  | jq -r 'to_entries[] | \"\\(.key)=\\(.value)\"' > platform-outputs.env",
+            *write_env,
             f"kubectl -n {flux.NAMESPACE} create configmap {flux.OUTPUTS_CONFIGMAP} "
             "--from-env-file=platform-outputs.env",
             "```",
@@ -116,8 +128,13 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
         ]
     else:
         lines += [
-            "Read them with `terraform -chdir=terraform/<environment>/<last layer> output "
-            "-json gitops` when bootstrapping Argo CD on each cluster.",
+            "Write the environment's platform outputs to `platform-outputs.env`; each "
+            "cluster's bootstrap (`gitops/clusters/<cluster>/README.md`, through the admin "
+            f"access path) annotates its Argo CD cluster Secret `{argocd.CLUSTER_SECRET}` "
+            f"with them, and the root ApplicationSet `{argocd.ROOT}` fills them in:",
+            "",
+            *write_env,
+            "```",
             "",
         ]
     for environment in _order(plan):
@@ -125,9 +142,20 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
         if summary is None or not summary.gitops:
             continue
         lines.append(f"- {environment}: " + ", ".join(f"`{k}`" for k in summary.gitops))
+    after = [(environment, layer) for environment in _order(plan)
+             for layer in (summaries[environment].layers if environment in summaries else [])
+             if layer in AFTER_GITOPS_LAYERS]
+    if after:
+        lines += ["", "## 4. After the GitOps sync", "",
+                  "Once the first sync has Harbor answering at its hostname, apply the layers "
+                  "that configure it through its API. They read no other layer's state and hand "
+                  "nothing over to the GitOps tree; their credentials are in the steps and "
+                  "limits below.", ""]
+        for number, (environment, layer) in enumerate(after, start=1):
+            lines += _apply_step(number, environment, layer, summaries[environment])
     notes = list(dict.fromkeys(n for s in summaries.values() for n in s.notes))
     if notes:
-        lines += ["", "## 4. Steps and limits to know", ""]
+        lines += ["", f"## {5 if after else 4}. Steps and limits to know", ""]
         lines += [f"- {note}" for note in notes]
     lines.append("")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ clusters form a fleet, and whether the edge needs WAF/DDoS protection.
 
 from __future__ import annotations
 
+from kubeplan.render import naming
 from kubeplan.render.terraform.model import TerraformEnv
 
 # Module call (edge layer) that manages the environment's public zone, on every cloud.
@@ -24,9 +25,7 @@ def multi_cluster(env: TerraformEnv) -> bool:
 
 def protect(env: TerraformEnv) -> bool:
     """WAF and DDoS protection at the edge: asked for, or implied by a regulated posture."""
-    inputs = env.plan.inputs
-    return bool(inputs.get("traffic", {}).get("ddosProtection")) or \
-        inputs.get("security", {}).get("posture") == "regulated"
+    return naming.edge_protection(env.plan)
 
 
 def cert_manager_dns(env: TerraformEnv) -> bool:

@@ -47,6 +47,10 @@ CA_SECRET = "platform-root-ca"
 TSIG_SECRET = "rfc2136-tsig"
 TSIG_KEY_NAME = "external-dns"
 AZURE_CONFIG = "external-dns-azure"
+# dns: multi-provider: the second instance writes the production zone's copy at Cloudflare.
+CLOUDFLARE = f"{EXTERNAL_DNS}-cloudflare"
+CLOUDFLARE_TOKEN_SECRET = "cloudflare-api-token"
+CLOUDFLARE_TOKEN_ITEM = "cloudflare-dns-token"
 
 
 def _production(plan: Plan, cluster: Cluster) -> bool:
@@ -234,7 +238,48 @@ def _external_dns(plan: Plan, cluster: Cluster) -> list[Addon]:
     addon = Addon(name=EXTERNAL_DNS, namespace=workload.namespace, phase="platform",
                   chart=EXTERNAL_DNS, values=values, objects=tuple(objects),
                   depends_on=depends)
-    return [*extra, addon]
+    out = [*extra, addon]
+    if params.get("secondaryProvider") == "cloudflare" and _production(plan, cluster):
+        out += _cloudflare(plan, cluster, values, depends)
+    return out
+
+
+def _cloudflare(plan: Plan, cluster: Cluster, primary: dict[str, Any],
+                depends: tuple[str, ...]) -> list[Addon]:
+    """The second authoritative provider is written, not fed by zone transfer (Cloud DNS serves
+    no AXFR): a second release of the chart publishes the same names from the same sources at
+    Cloudflare. Its own release (so its own fullname, RBAC and service account), TXT owner and
+    prefix keep its registry apart from the first instance's; records are DNS only (the chart
+    passes no --cloudflare-proxied), since the CDN and TLS are the cloud load balancer's. The
+    API token comes from the secret store, scoped to the zone (Zone Read, DNS Write)."""
+    namespace = naming.WORKLOADS[EXTERNAL_DNS].namespace
+    token = Addon(name=f"{CLOUDFLARE}-token", namespace=namespace, phase="platform",
+                  objects_phase="platform", objects=(telemetry.external_secret(
+                      CLOUDFLARE_TOKEN_SECRET, namespace,
+                      {"api-token": telemetry.remote_key(plan, cluster,
+                                                         CLOUDFLARE_TOKEN_ITEM)}),))
+    # Only the flags that select the provider's zone and the Gateway carry over.
+    args = [a for a in primary.get("extraArgs", []) if a.startswith("--gateway-")]
+    values: dict[str, Any] = {
+        "provider": {"name": "cloudflare"},
+        "serviceAccount": {"create": True, "name": CLOUDFLARE},
+        "priorityClassName": primary["priorityClassName"],
+        "sources": primary["sources"],
+        "domainFilters": primary["domainFilters"],
+        "policy": primary["policy"],
+        "registry": "txt",
+        "txtOwnerId": f"{primary['txtOwnerId']}-cloudflare",
+        "txtPrefix": "extdns-cf-",
+        "interval": primary["interval"],
+        "env": [{"name": "CF_API_TOKEN",
+                 "valueFrom": {"secretKeyRef": {"name": CLOUDFLARE_TOKEN_SECRET,
+                                                "key": "api-token"}}}],
+        "extraArgs": args,
+    }
+    # The DNSEndpoint records (a fixed gateway address) come from the first instance's CRDs.
+    return [token, Addon(name=CLOUDFLARE, namespace=namespace, phase="platform",
+                         chart=EXTERNAL_DNS, values=values,
+                         depends_on=(*depends, token.name))]
 
 
 def _json(data: dict[str, Any]) -> str:

@@ -24,6 +24,12 @@ MANAGED = {
     "aws": ("Amazon Route 53 (public hosted zone, DNSSEC signing)",),
     "azure": ("Azure DNS (public zone)",),
 }
+# Beside a second provider, Cloud DNS does not sign: one zone from two independent signers needs
+# a multi-signer key exchange (RFC 8901) that the plan does not set up (terraform_cloudflare.py).
+MANAGED_BESIDE_SECOND = {
+    "gcp": ("Cloud DNS (public managed zone, unsigned: two independent DNSSEC signers would need "
+            "a multi-signer key exchange)",),
+}
 SELF_HOSTED = ("BIND 9 authoritative servers (hidden primary, two public secondaries in separate "
                "sites, TSIG-signed RFC 2136 updates)",)
 SECOND_PROVIDER = ("Cloudflare DNS (second authoritative provider, listed beside the first in "
@@ -98,6 +104,8 @@ class Dns(Rule):
         provider = ctx.provider
         self_hosted = provider == "onprem" or choice == "self-hosted"
         primary = SELF_HOSTED if self_hosted else MANAGED[provider]
+        if choice == "multi-provider" and provider in MANAGED_BESIDE_SECOND:
+            primary = MANAGED_BESIDE_SECOND[provider]
         params = self.parameters(choice, ctx)
         updater = (f"external-dns ({params['externalDnsProvider']} provider"
                    + (f", {params['externalDnsAuth']})" if "externalDnsAuth" in params else ")"))

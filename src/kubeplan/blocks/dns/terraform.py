@@ -9,7 +9,7 @@ authorities the plan uses. external-dns gets write access to its zone only.
 
 from __future__ import annotations
 
-from kubeplan.blocks.dns import bind, terraform_aws, terraform_azure
+from kubeplan.blocks.dns import bind, terraform_aws, terraform_azure, terraform_cloudflare
 from kubeplan.render.terraform import gcp, objectstore
 from kubeplan.render.terraform.hcl import Block, Expr, Value, block, ref, var
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv, slug
@@ -47,7 +47,12 @@ def contribute(env: TerraformEnv) -> list[Contribution]:
     if not has_zone(env):
         return []
     parts = _provider(env)
-    if env.choice("dns") == "multi-provider":
+    if env.choice("dns") == "multi-provider" and env.provider == "gcp":
+        # Production's zone is the one the registrar delegates to both providers.
+        if env.production:
+            parts.append(terraform_cloudflare.contribute(env, caa_records(env), delegated(env),
+                                                         ZONE_TTL))
+    elif env.choice("dns") == "multi-provider":
         parts.append(Contribution(LAYER, FILE, notes=(
             "The second authoritative DNS provider (Cloudflare) is not rendered as Terraform "
             "(its API token must not be in this repository): create the zone there, let its "
@@ -64,41 +69,52 @@ def _provider(env: TerraformEnv) -> list[Contribution]:
     return terraform_azure.contribute(env, caa_records(env), delegated(env))
 
 
+def signed(env: TerraformEnv) -> bool:
+    """Cloud DNS signs the zones, except beside a second provider (terraform_cloudflare: two
+    independent signers need a multi-signer key exchange this plan does not set up)."""
+    return env.choice("dns") != "multi-provider"
+
+
 def _gcp(env: TerraformEnv) -> list[Contribution]:
+    dnssec = signed(env)
     records: list[Value] = [{"name": "", "type": "CAA", "ttl": ZONE_TTL,
                              "records": caa_records(env)}]
     for other in delegated(env):
         records.append({"name": other, "type": "NS", "ttl": ZONE_TTL,
                         "records": env.remote_env(other, LAYER, "name_servers")})
-        records.append({"name": other, "type": "DS", "ttl": ZONE_TTL,
-                        "records": env.remote_env(other, LAYER, "ds_records")})
+        if dnssec:
+            records.append({"name": other, "type": "DS", "ttl": ZONE_TTL,
+                            "records": env.remote_env(other, LAYER, "ds_records")})
     zone = env.module(ZONE_MODULE, "gcp-cloud-dns", {
         "project_id": var("project_id"),
         "type": "public",
         "name": zone_resource_name(env),
         "domain": f"{env.zone}.",
         "description": f"{env.name} {env.environment} public zone (kubeplan)",
-        "dnssec_config": {"state": "on"},
+        "dnssec_config": {"state": "on" if dnssec else "off"},
         "enable_logging": True,
         "labels": env.labels,
         "recordsets": records,
     })
-    keys = block("data", "google_dns_keys", "zone", project=var("project_id"),
-                 managed_zone=ref(f"module.{ZONE_MODULE}.name"))
+    blocks: list[Block] = [zone]
+    outputs = [Output("zone_name", ref(f"module.{ZONE_MODULE}.name"),
+                      "Cloud DNS managed zone (resource name)."),
+               Output("zone_domain", env.zone, "DNS name of the environment's zone."),
+               Output("name_servers", ref(f"module.{ZONE_MODULE}.name_servers"),
+                      "Name servers to delegate the zone to.")]
+    notes: tuple[str, ...] = ()
+    if dnssec:
+        blocks.append(block("data", "google_dns_keys", "zone", project=var("project_id"),
+                            managed_zone=ref(f"module.{ZONE_MODULE}.name")))
+        outputs.append(Output("ds_records", Expr("data.google_dns_keys.zone.key_signing_keys[*]"
+                                                 ".ds_record"),
+                              "DS records the parent zone publishes for DNSSEC."))
+        notes = ("Publish the production zone's `ds_records` output at the domain's registrar "
+                 "(the parent of the other environments' zones gets theirs from Terraform).",)
     edge = Contribution(
-        LAYER, FILE, (zone, keys),
-        outputs=(Output("zone_name", ref(f"module.{ZONE_MODULE}.name"),
-                        "Cloud DNS managed zone (resource name)."),
-                 Output("zone_domain", env.zone, "DNS name of the environment's zone."),
-                 Output("name_servers", ref(f"module.{ZONE_MODULE}.name_servers"),
-                        "Name servers to delegate the zone to."),
-                 Output("ds_records", Expr("data.google_dns_keys.zone.key_signing_keys[*]"
-                                           ".ds_record"),
-                        "DS records the parent zone publishes for DNSSEC.")),
+        LAYER, FILE, tuple(blocks), outputs=tuple(outputs),
         gitops={"dns.zone": env.zone, "dns.managed-zone": ref(f"module.{ZONE_MODULE}.name")},
-        gcp_apis=frozenset({"dns.googleapis.com"}),
-        notes=("Publish the production zone's `ds_records` output at the domain's registrar "
-               "(the parent of the other environments' zones gets theirs from Terraform).",))
+        gcp_apis=frozenset({"dns.googleapis.com"}), notes=notes)
     return [edge, _gcp_identities(env)]
 
 

@@ -49,12 +49,13 @@ ADMIN_CIDRS = Variable(
         "admin_cidrs must be CIDR blocks and must not include 0.0.0.0/0."),
         Validation("length(var.admin_cidrs) > 0", "admin_cidrs must name at least one network.")))
 PROVIDER_VARIABLE = {"gcp": PROJECT_ID, "aws": AWS_ACCOUNT_ID, "azure": SUBSCRIPTION_ID}
-# Providers of services (Harbor's API, Vault) rather than of the environment's cloud account.
-SERVICE_PROVIDERS = ("harbor", "vault")
+# Providers of services (Harbor's API, Vault, Cloudflare DNS) rather than of the environment's
+# cloud account.
+SERVICE_PROVIDERS = ("harbor", "vault", "cloudflare")
 
 # Resource type prefix -> provider (the provider a resource or data source belongs to).
 _PREFIXES = ("google", "aws", "azurerm", "azapi", "random", "tls", "time", "null", "kubernetes",
-             "harbor", "vault")
+             "harbor", "vault", "cloudflare")
 
 
 def provider_of(resource_type: str) -> str | None:
@@ -168,6 +169,9 @@ def provider_blocks(env: TerraformEnv, providers: set[str]) -> list[Block]:
     if "vault" in providers:
         # The token comes from VAULT_TOKEN at apply time.
         out.append(block("provider", "vault", address=naming.vault_address(env.plan)))
+    if "cloudflare" in providers:
+        out.append(block("provider", "cloudflare", comments=(
+            "The API token comes from CLOUDFLARE_API_TOKEN at apply time.",)))
     return out
 
 

@@ -137,3 +137,27 @@ def test_no_token_anywhere(terraform: Rendered, gitops: tuple[Path, dict[str, by
     for text in texts:
         assert "CF_API_TOKEN:" not in text and "api_token =" not in text
         assert "cloudflare_api_token" not in text
+
+
+def test_aws_beside_a_second_provider_is_unsigned_and_says_what_is_manual(
+        tmp_path: Path) -> None:
+    """Route 53 beside Cloudflare: no DNSSEC (one signed side would break validation), no DS
+    delegation or output, and the plan warns that the Cloudflare zone is created by hand."""
+    from kubeplan.check import terraform as check_terraform
+
+    from .conftest import SHARED_UPSTREAM
+    from .terraform_support import write
+
+    data = gitops_support.example_data("aws-saas")
+    data["spec"].setdefault("overrides", {})["dns"] = "multi-provider"
+    plan = gitops_support.plan_from(data)
+    assert any("Cloudflare" in w for w in plan.decision("dns").warnings)
+    rendered = render("aws-saas", plan)
+    text = {p: d.decode() for p, d in rendered.files.items() if p.endswith(".tf")}
+    dns = [t for p, t in text.items() if p.endswith("/edge/dns.tf")]
+    assert dns and all("enable_dnssec         = false" in t or "enable_dnssec = false" in t
+                       for t in dns), dns[0]
+    assert not any('"DS"' in t or "ds_record" in t for t in text.values())
+    root = write(rendered, tmp_path)
+    findings = check_terraform.check_roots(root, SHARED_UPSTREAM)
+    assert not findings, "\n".join(f.render() for f in findings)

@@ -29,6 +29,8 @@ MANAGED = {
 MANAGED_BESIDE_SECOND = {
     "gcp": ("Cloud DNS (public managed zone, unsigned: two independent DNSSEC signers would need "
             "a multi-signer key exchange)",),
+    "aws": ("Amazon Route 53 (public hosted zone, unsigned: two independent DNSSEC signers "
+            "would need a multi-signer key exchange)",),
 }
 SELF_HOSTED = ("BIND 9 authoritative servers (hidden primary, two public secondaries in separate "
                "sites, TSIG-signed RFC 2136 updates)",)
@@ -114,6 +116,15 @@ class Dns(Rule):
                     "external-dns second instance (cloudflare provider, API token from the "
                     "secrets block)")
         return (*primary, updater)
+
+    def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        # The Cloudflare side is rendered as Terraform only beside Cloud DNS.
+        if choice == "multi-provider" and ctx.provider != "gcp":
+            return ("The second provider's zone (Cloudflare) is rendered as Terraform only on "
+                    f"gcp: on {ctx.provider} create it in the Cloudflare account with the static "
+                    "records of the first zone (the second external-dns keeps the dynamic "
+                    "ones), and list both providers' name servers at the registrar.",)
+        return ()
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         if choice == "provider-managed" and ctx.provider == "onprem":

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kubeplan import app
 from kubeplan.blocks._gitops import render_gitops
 from kubeplan.check import crds, kubernetes, secrets, values
@@ -60,3 +62,14 @@ def check(root: Path) -> list[Finding]:
 
 def gitops_files(files: dict[str, bytes]) -> dict[str, bytes]:
     return {p: b for p, b in files.items() if p.startswith("gitops/")}
+
+
+def cluster_objects(files: dict[str, bytes], cluster: str) -> list[dict[str, Any]]:
+    """Every object of one cluster's GitOps tree (from rendered files)."""
+    prefix = f"gitops/clusters/{cluster}/"
+    out: list[dict[str, Any]] = []
+    for path, data in sorted(files.items()):
+        if path.startswith(prefix) and path.endswith(".yaml"):
+            out += [d for d in yaml.load_all(data, Loader=yaml.CSafeLoader)
+                    if isinstance(d, dict) and "kind" in d]
+    return out

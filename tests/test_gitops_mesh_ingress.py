@@ -22,7 +22,14 @@ from kubeplan.render.gitops.network import (
 )
 
 from .conftest import SHARED_UPSTREAM, merge
-from .gitops_support import check, example_data, example_plan, plan_from, write
+from .gitops_support import (
+    check,
+    cluster_objects,
+    example_data,
+    example_plan,
+    plan_from,
+    write,
+)
 
 pytestmark = pytest.mark.skipif(not SHARED_UPSTREAM.is_dir(), reason="no upstream data")
 
@@ -50,16 +57,6 @@ def _istio_base(kind: str) -> dict[str, Any]:
                 "metadata": {"labels": pods},
                 "spec": {"containers": [{"name": "istio-proxy",
                                          "image": "docker.io/istio/proxyv2:1.30.3"}]}}}}
-
-
-def _objects(files: dict[str, bytes], cluster: str) -> list[dict[str, Any]]:
-    prefix = f"gitops/clusters/{cluster}/"
-    out: list[dict[str, Any]] = []
-    for path, data in sorted(files.items()):
-        if path.startswith(prefix) and path.endswith(".yaml"):
-            out += [d for d in yaml.load_all(data, Loader=yaml.CSafeLoader)
-                    if isinstance(d, dict) and "kind" in d]
-    return out
 
 
 def _gitops(plan: Plan) -> dict[str, bytes]:
@@ -99,7 +96,7 @@ def test_edge_sends_only_to_the_istio_gateway(payments: tuple[Plan, Path, dict[s
     plan, _, files = payments
     assert plan.choice("ingress") == "gke-gateway" and plan.choice("service_mesh") == "istio"
     for cluster in plan.topology.clusters:
-        docs = _objects(files, cluster.name)
+        docs = cluster_objects(files, cluster.name)
         edge, apps = _edge_and_app_routes(docs, environment_zone(plan, cluster.environment))
         # Every cluster's application routes attach to its own in-mesh gateway.
         assert apps and all(_parents(r) == {MESH_GATEWAY} for r in apps)
@@ -141,7 +138,7 @@ def test_edge_sends_only_to_the_istio_gateway(payments: tuple[Plan, Path, dict[s
 def test_network_policies_open_the_mesh_gateway_path(
         payments: tuple[Plan, Path, dict[str, bytes]]) -> None:
     plan, _, files = payments
-    docs = _objects(files, plan.topology.clusters[0].name)
+    docs = cluster_objects(files, plan.topology.clusters[0].name)
     policies = {(d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"]
                 for d in docs if d["kind"] == "NetworkPolicy"}
     # The load balancer and its health checks reach the Istio gateway, not the applications.
@@ -173,7 +170,7 @@ def test_alb_with_istio_also_goes_through_the_istio_gateway(tmp_path: Path) -> N
     findings = check(tmp_path)
     assert not findings, "\n".join(f.render() for f in findings)
     cluster = plan.topology.clusters[0]
-    docs = _objects(files, cluster.name)
+    docs = cluster_objects(files, cluster.name)
     edge, apps = _edge_and_app_routes(docs, environment_zone(plan, cluster.environment))
     assert edge and all(_backends(r) == {("istio-ingress", MESH_SERVICE)} for r in edge)
     assert apps and all(_parents(r) == {MESH_GATEWAY} for r in apps)
@@ -187,7 +184,7 @@ def test_without_a_mesh_the_edge_reaches_the_applications() -> None:
     plan = example_plan("shop")
     assert plan.choice("service_mesh") == "none"
     cluster = plan.topology.clusters[0]
-    docs = _objects(_gitops(plan), cluster.name)
+    docs = cluster_objects(_gitops(plan), cluster.name)
     _, apps = _edge_and_app_routes(docs, environment_zone(plan, cluster.environment))
     assert apps and all(EDGE in _parents(r) for r in apps)
     assert not any((d.get("metadata") or {}).get("namespace") == "istio-ingress" for d in docs)
@@ -201,7 +198,7 @@ def test_production_mesh_gateway_is_highly_available(
                   if c.environment == plan.topology.production]
     assert production and len(production) < len(plan.topology.clusters)
     for cluster in plan.topology.clusters:
-        docs = _objects(files, cluster.name)
+        docs = cluster_objects(files, cluster.name)
         (gateway,) = [d for d in docs if d["kind"] == "Gateway"
                       and (d["metadata"]["namespace"], d["metadata"]["name"]) == MESH_GATEWAY]
         configs = [d for d in docs if d["kind"] == "ConfigMap"

@@ -35,7 +35,14 @@ from kubeplan.render.gitops.network import app_parent_ref, multi_cluster_gateway
 
 from . import terraform_support
 from .conftest import SHARED_UPSTREAM
-from .gitops_support import check, example_data, example_plan, plan_from, write
+from .gitops_support import (
+    check,
+    cluster_objects,
+    example_data,
+    example_plan,
+    plan_from,
+    write,
+)
 
 pytestmark = pytest.mark.skipif(not SHARED_UPSTREAM.is_dir(), reason="no upstream data")
 
@@ -56,16 +63,6 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="module")
 def shop_tf() -> terraform_support.Rendered:
     return terraform_support.render("shop")
-
-
-def _objects(files: dict[str, bytes], cluster: str) -> list[dict[str, Any]]:
-    prefix = f"gitops/clusters/{cluster}/"
-    out: list[dict[str, Any]] = []
-    for path, data in sorted(files.items()):
-        if path.startswith(prefix) and path.endswith(".yaml"):
-            out += [d for d in yaml.load_all(data, Loader=yaml.CSafeLoader)
-                    if isinstance(d, dict) and "kind" in d]
-    return out
 
 
 def _key(doc: dict[str, Any]) -> tuple[str, str]:
@@ -102,7 +99,7 @@ def test_production_has_one_multi_cluster_gateway_in_the_config_cluster(shop: Bu
     production = _production(plan)
     assert len(production) == 2 and multi_cluster_gateway(plan, plan.topology.production)
     config = naming.config_cluster(plan, plan.topology.production)
-    found = {c: _of(_objects(files, c), "Gateway") for c in production}
+    found = {c: _of(cluster_objects(files, c), "Gateway") for c in production}
     assert {c for c, gateways in found.items() if gateways} == {config}
     (gateway,) = found[str(config)]
     assert _key(gateway) == EDGE
@@ -113,11 +110,11 @@ def test_production_has_one_multi_cluster_gateway_in_the_config_cluster(shop: Bu
     assert gateway["metadata"]["annotations"]["networking.gke.io/certmap"] == \
         naming.certificate_map(plan, plan.topology.production)
     # Its TLS policy stays attached; the other clusters carry no edge objects at all.
-    policies = _of(_objects(files, str(config)), "GCPGatewayPolicy")
+    policies = _of(cluster_objects(files, str(config)), "GCPGatewayPolicy")
     assert [p["spec"]["targetRef"]["name"] for p in policies] == ["platform"]
     for cluster in production:
         if cluster != config:
-            docs = _objects(files, cluster)
+            docs = cluster_objects(files, cluster)
             assert not [d for d in _of(docs, "HTTPRoute") if _on_edge(d)], cluster
             assert not _of(docs, "GCPGatewayPolicy"), cluster
 
@@ -125,9 +122,9 @@ def test_production_has_one_multi_cluster_gateway_in_the_config_cluster(shop: Bu
 def test_routes_send_to_imports_that_every_production_cluster_exports(shop: Built) -> None:
     plan, _, files = shop
     config = str(naming.config_cluster(plan, plan.topology.production))
-    exports = {c: {_key(d) for d in _of(_objects(files, c), "ServiceExport")}
+    exports = {c: {_key(d) for d in _of(cluster_objects(files, c), "ServiceExport")}
                for c in _production(plan)}
-    routes = [r for r in _of(_objects(files, config), "HTTPRoute") if _on_edge(r)]
+    routes = [r for r in _of(cluster_objects(files, config), "HTTPRoute") if _on_edge(r)]
     backends = [(r["metadata"]["namespace"], ref) for r in routes
                 for rule in r["spec"]["rules"] for ref in rule.get("backendRefs", [])]
     assert backends, "the zone's root route sends somewhere"
@@ -140,7 +137,7 @@ def test_routes_send_to_imports_that_every_production_cluster_exports(shop: Buil
     # The load balancer's backend settings name the same imports, in the config cluster only.
     imported = {(ref.get("namespace", ns), ref["name"]) for ns, ref in backends}
     for cluster in _production(plan):
-        policies = [d for d in _objects(files, cluster)
+        policies = [d for d in cluster_objects(files, cluster)
                     if d["kind"] in ("GCPBackendPolicy", "HealthCheckPolicy")]
         if cluster != config:
             assert not policies, cluster
@@ -159,7 +156,7 @@ def test_other_environments_keep_a_single_cluster_gateway_on_their_address(shop:
     assert others
     for cluster in others:
         assert not multi_cluster_gateway(plan, cluster.environment)
-        docs = _objects(files, cluster.name)
+        docs = cluster_objects(files, cluster.name)
         (gateway,) = _of(docs, "Gateway")
         assert gateway["spec"]["gatewayClassName"] == "gke-l7-global-external-managed"
         assert gateway["spec"]["addresses"] == [{"type": "NamedAddress", "value": (
@@ -174,7 +171,7 @@ def test_named_address_is_the_one_terraform_reserves(
         shop: Built, shop_tf: terraform_support.Rendered) -> None:
     plan, _, files = shop
     claimed = {(c.environment, g["spec"]["addresses"][0]["value"])
-               for c in plan.topology.clusters for g in _of(_objects(files, c.name), "Gateway")}
+               for c in plan.topology.clusters for g in _of(cluster_objects(files, c.name), "Gateway")}
     reserved = {(e, name) for e in plan.metadata.environments
                 for name in _address_names(shop_tf, e)}
     assert claimed == reserved and len(reserved) == len(plan.metadata.environments)
@@ -186,7 +183,7 @@ def test_regional_gateway_claims_the_regional_address(tmp_path: Path) -> None:
     files = write(plan, tmp_path)
     rendered = terraform_support.render("internal-tool", plan)
     for cluster in plan.topology.clusters:
-        (gateway,) = _of(_objects(files, cluster.name), "Gateway")
+        (gateway,) = _of(cluster_objects(files, cluster.name), "Gateway")
         assert gateway["spec"]["gatewayClassName"] == "gke-l7-regional-external-managed"
         assert [a["value"] for a in gateway["spec"]["addresses"]] == \
             _address_names(rendered, cluster.environment)
@@ -224,7 +221,7 @@ def test_external_dns_publishes_from_the_config_cluster_only(shop: Built) -> Non
         assert values["sources"] == ["gateway-httproute"]
         assert {"--gateway-name=platform", "--gateway-namespace=gateway"} <= set(
             values["extraArgs"])
-        has_edge = any(_key(g) == EDGE for g in _of(_objects(files, cluster.name), "Gateway"))
+        has_edge = any(_key(g) == EDGE for g in _of(cluster_objects(files, cluster.name), "Gateway"))
         assert has_edge == (cluster.environment != plan.topology.production
                             or cluster.name == config), cluster.name
         # Sync deletes only what this cluster's own TXT owner id marks.
@@ -352,16 +349,16 @@ def test_every_route_on_the_mc_gateway_sends_to_imports_production_exports(
     production = plan.topology.production
     config = str(naming.config_cluster(plan, production))
     clusters = {c.name: c for c in plan.topology.clusters_in(production)}
-    exports = {name: {_key(d) for d in _of(_objects(files, name), "ServiceExport")}
+    exports = {name: {_key(d) for d in _of(cluster_objects(files, name), "ServiceExport")}
                for name in clusters}
     # Each cluster's releases unit applies the environment's release folder: its exports too.
     for name in clusters:
-        unit = _releases_unit(_objects(files, name), production)
+        unit = _releases_unit(cluster_objects(files, name), production)
         path = (unit["spec"]["source"]["path"] if unit["kind"] == "Application"
                 else unit["spec"]["path"].removeprefix("./"))
         assert path == f"{RELEASES_DIR}/{production}"
         exports[name] |= {_key(d) for d in _of(releases[production], "ServiceExport")}
-    routes = [r for r in _of(_objects(files, config), "HTTPRoute") if _on_edge(r)]
+    routes = [r for r in _of(cluster_objects(files, config), "HTTPRoute") if _on_edge(r)]
     released = _apply_route_patches(plan, releases[production])
     released["metadata"]["namespace"] = naming.APP_NAMESPACE
     if _on_edge(released):
@@ -407,7 +404,7 @@ def test_releases_carry_the_export_where_the_service_routes_need_it(
         labels = _release_object(docs)["metadata"].get("labels", {})
         assert (labels == FLEET_ROUTES_LABEL) == fleet
         for cluster in plan.topology.clusters_in(environment):
-            objects = _objects(files, cluster.name)
+            objects = cluster_objects(files, cluster.name)
             (project,) = [d for d in _of(objects, "AppProject")
                           if d["metadata"]["name"] == RELEASES_PROJECT]
             kinds = {(k["group"], k["kind"]) for k in project["spec"]["namespaceResourceWhitelist"]}
@@ -513,7 +510,7 @@ def test_regional_harbor_services_select_the_charts_entry_pods(payments: Built) 
     plan, _, files = payments
     assert catalogue.chart("harbor")["version"] == "1.19.1"
     for cluster in plan.topology.clusters_in(plan.topology.production):
-        services = [s for s in _of(_objects(files, cluster.name), "Service")
+        services = [s for s in _of(cluster_objects(files, cluster.name), "Service")
                     if s["metadata"].get("namespace") == "harbor"]
         if cluster.region not in naming.harbor_regions(plan):
             assert not services

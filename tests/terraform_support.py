@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from kubeplan import app
 from kubeplan.blocks._terraform import render_terraform
+from kubeplan.check import terraform as check_terraform
 from kubeplan.check.terraform import parse
 from kubeplan.model import Plan
 from kubeplan.render.tree import OutputTree
@@ -56,3 +58,15 @@ def write(rendered: Rendered, root: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return root
+
+
+def plain(value: Any) -> Any:
+    """python-hcl2's values without the quotes it keeps around strings and labels."""
+    if isinstance(value, str):
+        return check_terraform._unquote(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {check_terraform._unquote(k): plain(v) for k, v in value.items()
+                if k != "__is_block__"}
+    return value

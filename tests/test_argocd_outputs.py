@@ -155,8 +155,11 @@ def test_every_platform_output_is_filled_in(built: tuple[str, Path]) -> None:
                 merged = _merge(values, override)
                 assert merged == _substituted(values, annotations), unit
                 assert not outputs.used(merged)[0], f"{cluster.name}/{unit}: values"
-            manifests = unit_dir / "manifests"
-            if manifests.is_dir():
+            # Objects are a unit of their own (`<addon>-config`, a phase later than the chart)
+            # whose source is the add-on's manifests folder.
+            path = (patched["spec"].get("source") or {}).get("path")
+            manifests = out / path if path else unit_dir / "manifests"
+            if path and manifests.is_dir():
                 object_patches = (patched["spec"].get("source", {}).get("kustomize", {})
                                   .get("patches", []))
                 for path in sorted(manifests.rglob("*.yaml")):

@@ -7,12 +7,19 @@ the rendered tree, so the two cannot drift); the image rules (registry and signa
 preview namespaces by the labels the preview block gives them: Kyverno's rules by the preview
 label, Sigstore policy-controller's webhook by the label its upstream chart selects.
 
+The preview namespace itself: Argo CD creates it (CreateNamespace with managedNamespaceMetadata;
+its project may touch only `pr-*` namespaces), Flux applies it from a request; either way it
+carries the application namespace's Pod Security and mesh enrolment, and the admission policy
+the preview block renders admits exactly that metadata (its CEL evaluated here with cel-python
+when installed: the namespace as each controller writes it passes, every tampered one fails).
+
 Only each plan's preview cluster is rendered (once per module); other clusters are checked
 through their add-ons.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -22,14 +29,16 @@ import yaml
 
 from kubeplan.blocks._gitops import block_addons
 from kubeplan.blocks.policy.gitops import PREVIEW_NETWORK_POLICIES
-from kubeplan.blocks.preview.flux import request_template
+from kubeplan.blocks.preview.flux import KUSTOMIZE_GROUP, request_template
+from kubeplan.blocks.preview.gitops import CONTROLLER, NAMESPACES_POLICY, SYNC_OPTIONS, TRACKING_ID
 from kubeplan.check import crds, kubernetes
 from kubeplan.check.manifests import Document
 from kubeplan.model import Cluster, Plan
-from kubeplan.render.delivery import preview_cluster
+from kubeplan.render.delivery import FLUX_NAMESPACE, PREVIEWS_ADDON, preview_cluster
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.compose import render_cluster
 from kubeplan.render.gitops.network import PREVIEW_LABEL
+from kubeplan.render.gitops.objects import TIER_LABEL
 from kubeplan.render.naming import APP_NAMESPACE
 from kubeplan.render.tree import OutputTree
 
@@ -50,10 +59,22 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "azure-startup+psa": ("azure-startup", {"overrides": {"policy": "pod-security-admission"}}),
     "factory-onprem": ("factory-onprem", {}),
     "shop-no-previews": ("shop", {"delivery": {"previewEnvironments": False}}),
+    # Previews in a mesh (regulated-payments+previews is Istio with Argo CD).
+    "aws-saas+istio": ("aws-saas", {"security": {"mtls": "required"}}),
+    "azure-startup+istio": ("azure-startup", {"security": {"mtls": "required"}}),
 }
 WITH_PREVIEWS = tuple(n for n in CASES if "no-previews" not in n and n != "factory-onprem")
-KYVERNO_PREVIEWS = ("shop", "azure-startup", "regulated-payments+previews")
+KYVERNO_PREVIEWS = ("shop", "azure-startup", "regulated-payments+previews", "aws-saas+istio",
+                    "azure-startup+istio")
 POLICY_CONTROLLER_PREVIEWS = ("shop+psa", "azure-startup+psa")
+MESH_PREVIEWS = {"regulated-payments+previews": "istio", "aws-saas+istio": "istio",
+                 "azure-startup+istio": "istio"}
+ARGOCD_PREVIEWS = ("shop", "regulated-payments+previews", "shop+psa", "aws-saas+istio")
+# What puts an application namespace's pods in the mesh: Istio ambient by label (no mesh
+# kubeplan builds enrols by annotation; any mesh annotation on a preview must match `apps`).
+MESH_LABELS = ("istio.io/",)
+MESH_ANNOTATIONS = ("linkerd.io/", "istio.io/")
+PSA = "pod-security.kubernetes.io/"
 
 
 def _plan(example: str, edits: dict[str, Any]) -> Plan:
@@ -90,19 +111,46 @@ class Case:
                 and d["metadata"].get("namespace") == namespace]
 
     def namespace_labels(self, name: str) -> dict[str, str]:
+        return self.namespace_metadata(name)["labels"]
+
+    def namespace_metadata(self, name: str) -> dict[str, dict[str, str]]:
         (found,) = [n for n in self.objects("Namespace") if n["metadata"]["name"] == name]
-        return dict(found["metadata"]["labels"])
+        meta = found["metadata"]
+        return {"labels": dict(meta["labels"]), "annotations": dict(meta.get("annotations") or {})}
+
+    @cached_property
+    def argocd(self) -> bool:
+        return self.plan.choice("gitops") == "argocd"
+
+    @cached_property
+    def appset(self) -> dict[str, Any]:
+        (appset,) = [a for a in self.objects("ApplicationSet", "argocd")
+                     if "pullRequest" in a["spec"]["generators"][0]]
+        return appset
+
+    @cached_property
+    def preview_metadata(self) -> dict[str, dict[str, str]]:
+        """The labels and annotations a preview namespace is created with (by Argo CD or a Flux
+        request), for pull request 42."""
+        if self.argocd:
+            managed = self.appset["spec"]["template"]["spec"]["syncPolicy"][
+                "managedNamespaceMetadata"]
+            labels, annotations = managed["labels"], managed.get("annotations") or {}
+        else:
+            (namespace,) = [d for d in request_template(self.plan) if d["kind"] == "Namespace"]
+            labels = namespace["metadata"]["labels"]
+            annotations = namespace["metadata"].get("annotations") or {}
+        return {"labels": dict(labels),
+                "annotations": {k: v.replace("{{.number}}", "42")
+                                for k, v in annotations.items()}}
 
     @cached_property
     def preview_labels(self) -> dict[str, str]:
-        """The labels a preview namespace is created with (by Argo CD or a Flux request)."""
-        if self.plan.choice("gitops") == "argocd":
-            (appset,) = [a for a in self.objects("ApplicationSet", "argocd")
-                         if "pullRequest" in a["spec"]["generators"][0]]
-            sync = appset["spec"]["template"]["spec"]["syncPolicy"]
-            return dict(sync["managedNamespaceMetadata"]["labels"])
-        (namespace,) = [d for d in request_template(self.plan) if d["kind"] == "Namespace"]
-        return dict(namespace["metadata"]["labels"])
+        return self.preview_metadata["labels"]
+
+    def cluster_object(self, kind: str, name: str) -> dict[str, Any]:
+        (found,) = [o for o in self.objects(kind) if o["metadata"]["name"] == name]
+        return found
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +312,154 @@ def test_namespaces_are_not_labelled_for_an_absent_policy_controller(
     if name in WITH_PREVIEWS:
         assert not any(k.startswith("policy.sigstore.dev/") for k in case.preview_labels)
     assert not any("preview namespaces get no default-deny" in w for w in case.plan.warnings)
+
+
+# --- the preview namespace itself ----------------------------------------------------------
+
+
+def _prefixed(entries: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in entries.items() if k.startswith(prefixes)}
+
+
+@pytest.mark.parametrize("name", WITH_PREVIEWS)
+def test_preview_namespaces_are_enrolled_like_the_application_namespace(
+        cases: dict[str, Case], name: str) -> None:
+    case = cases[name]
+    apps = case.namespace_metadata(APP_NAMESPACE)
+    preview = case.preview_metadata
+    # The same Pod Security (level and pinned version) and mesh enrolment as `apps`.
+    assert _prefixed(preview["labels"], (PSA,)) == _prefixed(apps["labels"], (PSA,))
+    assert preview["labels"][f"{PSA}enforce"] == "restricted"
+    assert _prefixed(preview["labels"], MESH_LABELS) == _prefixed(apps["labels"], MESH_LABELS)
+    assert _prefixed(preview["annotations"], MESH_ANNOTATIONS) == \
+        _prefixed(apps["annotations"], MESH_ANNOTATIONS)
+    mesh = MESH_PREVIEWS.get(name, "none")
+    assert case.plan.choice("service_mesh") == mesh
+    if mesh == "istio":
+        assert preview["labels"]["istio.io/dataplane-mode"] == "ambient"
+    else:
+        assert not _prefixed(preview["labels"], MESH_LABELS)
+        assert not _prefixed(preview["annotations"], MESH_ANNOTATIONS)
+    # Previews are neither applications nor platform: no tier to be selected by.
+    assert TIER_LABEL not in preview["labels"]
+    assert preview["labels"][next(iter(PREVIEW_LABEL))] == "true"
+
+
+@pytest.mark.parametrize("name", ARGOCD_PREVIEWS)
+def test_argo_cd_creates_preview_namespaces_and_may_touch_no_other(cases: dict[str, Case],
+                                                                   name: str) -> None:
+    case = cases[name]
+    version = str(case.plan.metadata.kubernetes_version)
+    upstream = SHARED_UPSTREAM.resolve()
+    (project,) = [p for p in case.objects("AppProject", "argocd")
+                  if p["metadata"]["name"] == "previews"]
+    spec = project["spec"]
+    # Namespace is whitelisted (CreateNamespace goes through the project's check) by name only.
+    assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace",
+                                                 "name": "pr-*"}]
+    assert "clusterResourceBlacklist" not in spec
+    assert all(d["namespace"] == "pr-*" for d in spec["destinations"])
+    others = [n["metadata"]["name"] for n in case.objects("Namespace")]
+    assert APP_NAMESPACE in others
+    assert not any(fnmatch.fnmatchcase(n, "pr-*") for n in others)
+    assert fnmatch.fnmatchcase(PREVIEW_NAMESPACE, "pr-*")
+    # Each Application creates its namespace with the preview metadata and owns it (tracking
+    # id), so it is deleted with the Application when the pull request closes.
+    template = case.appset["spec"]["template"]
+    application = template["metadata"]["name"]
+    sync = template["spec"]["syncPolicy"]
+    assert "CreateNamespace=true" in sync["syncOptions"]
+    namespace = template["spec"]["destination"]["namespace"]
+    assert template["spec"]["source"]["kustomize"]["namespace"] == namespace
+    assert sync["managedNamespaceMetadata"]["annotations"][TRACKING_ID] == \
+        f"{application}:/Namespace:/{namespace}"
+    for document in (project, case.appset):
+        found = crds.check_object(Document("argocd.yaml", 0, document), upstream, version)
+        assert not found, [f.render() for f in found]
+    policy = case.cluster_object("ValidatingAdmissionPolicy", NAMESPACES_POLICY)
+    assert any(CONTROLLER in c["expression"] for c in policy["spec"]["matchConditions"])
+    binding = case.cluster_object("ValidatingAdmissionPolicyBinding", NAMESPACES_POLICY)
+    assert binding["spec"] == {"policyName": NAMESPACES_POLICY, "validationActions": ["Deny"]}
+    for document in (policy, binding):
+        invalid = kubernetes.check_object(Document("vap.yaml", 0, document), version)
+        assert invalid == [], [f.render() for f in invalid or []]
+
+
+def _admission(policy: dict[str, Any], request: dict[str, Any],
+               obj: dict[str, Any]) -> list[str] | None:
+    """A ValidatingAdmissionPolicy's verdict with cel-python: None when its match conditions
+    leave the request alone, else the messages of the validations that fail."""
+    celpy = pytest.importorskip("celpy")
+    env = celpy.Environment()
+
+    def holds(expression: str, activation: dict[str, Any]) -> bool:
+        # An evaluation error is a refusal too (failurePolicy Fail).
+        result = env.program(env.compile(expression)).evaluate(activation)
+        return isinstance(result, celpy.celtypes.BoolType) and bool(result)
+
+    base = {"request": celpy.json_to_cel(request), "object": celpy.json_to_cel(obj)}
+    if not all(holds(c["expression"], base) for c in policy["spec"]["matchConditions"]):
+        return None
+    variables = {v["name"]: env.program(env.compile(v["expression"])).evaluate(base)
+                 for v in policy["spec"].get("variables") or []}
+    activation = {**base, "variables": celpy.celtypes.MapType(
+        {celpy.celtypes.StringType(k): v for k, v in variables.items()})}
+    return [v["message"] for v in policy["spec"]["validations"]
+            if not holds(v["expression"], activation)]
+
+
+@pytest.mark.parametrize("name", WITH_PREVIEWS)
+def test_admission_holds_preview_namespaces_to_exactly_their_metadata(cases: dict[str, Case],
+                                                                      name: str) -> None:
+    case = cases[name]
+    wanted = case.preview_metadata
+    if case.argocd:
+        policy = case.cluster_object("ValidatingAdmissionPolicy", NAMESPACES_POLICY)
+        user = CONTROLLER
+        # What Argo CD adds when it applies managedNamespaceMetadata server-side.
+        added_labels: dict[str, str] = {}
+        added_annotations = {SYNC_OPTIONS: "ServerSideApply=true"}
+    else:
+        policy = case.cluster_object("ValidatingAdmissionPolicy", "preview-requests")
+        user = f"system:serviceaccount:{FLUX_NAMESPACE}:previews"
+        # kustomize-controller's owner labels on everything it applies.
+        added_labels = {f"{KUSTOMIZE_GROUP}/name": PREVIEWS_ADDON,
+                        f"{KUSTOMIZE_GROUP}/namespace": FLUX_NAMESPACE}
+        added_annotations = {}
+
+    def verdict(labels: dict[str, str], annotations: dict[str, str],
+                namespace: str = PREVIEW_NAMESPACE, who: str = user) -> list[str] | None:
+        obj = {"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": namespace, "annotations": annotations,
+                            "labels": {**labels, "kubernetes.io/metadata.name": namespace}}}
+        request = {"operation": "CREATE", "name": namespace, "namespace": "",
+                   "resource": {"group": "", "version": "v1", "resource": "namespaces"},
+                   "userInfo": {"username": who}}
+        return _admission(policy, request, obj)
+
+    labels = {**wanted["labels"], **added_labels}
+    annotations = {**wanted["annotations"], **added_annotations}
+    assert verdict(labels, annotations) == []
+    assert verdict(wanted["labels"], wanted["annotations"]) == []
+    # Dropping or changing any label or annotation, or adding one, is refused.
+    for key in labels.keys() - added_labels.keys():
+        assert verdict({k: v for k, v in labels.items() if k != key}, annotations), key
+        assert verdict({**labels, key: "changed"}, annotations), key
+    for key in wanted["annotations"]:
+        assert verdict(labels, {k: v for k, v in annotations.items() if k != key}) or \
+            key == TRACKING_ID, key
+        assert verdict(labels, {**annotations, key: "disabled"}), key
+    assert verdict({**labels, TIER_LABEL: "platform"}, annotations)
+    assert verdict(labels, {**annotations, "config.linkerd.io/default-inbound-policy":
+                                "all-unauthenticated"})
+    # Only pull-request names.
+    bad = "pr-main"
+    assert verdict(labels, {k: v.replace(PREVIEW_NAMESPACE, bad) for k, v in annotations.items()},
+                   namespace=bad)
+    if case.argocd:
+        # Another preview's namespace, shipped in a deploy folder: Argo CD tracks it as this
+        # preview's Application's, which the policy refuses.
+        assert verdict(labels, annotations, namespace="pr-7")
+        # Other writers (administrators) and other namespaces are not this policy's business.
+        assert verdict({}, {}, who="system:admin") is None
+        assert verdict({}, {}, namespace=APP_NAMESPACE) is None

@@ -18,7 +18,7 @@ from kubeplan import catalogue
 from kubeplan.check import terraform as check_terraform
 from kubeplan.check.tftypes import EXACT, satisfies
 from kubeplan.errors import Finding
-from kubeplan.render import naming
+from kubeplan.render import mirrors, naming
 
 from .conftest import SHARED_UPSTREAM, example_files
 from .terraform_support import Rendered, plan_of, render, write
@@ -259,7 +259,10 @@ def test_multi_region_replicates_backups_and_images(rendered: dict[str, Rendered
     storage = "".join(t for p, t in shop.items() if p.startswith("terraform/prod/storage/"))
     assert "google_storage_transfer_job" in storage
     registry = "".join(t for p, t in shop.items() if p.startswith("terraform/prod/registry/"))
-    assert registry.count('resource "google_artifact_registry_repository"') == 2
+    # One repository per region; the pull-through caches (remote repositories) only in the
+    # primary region.
+    assert registry.count('resource "google_artifact_registry_repository" "images_') == 2
+    assert len(re.findall(r'mode\s+=\s+"REMOTE_REPOSITORY"', registry)) == len(mirrors.UPSTREAMS)
     media = rendered["media-site"].tf()
     storage = "".join(t for p, t in media.items() if p.startswith("terraform/prod/storage/"))
     assert "replication_configuration" in storage

@@ -22,13 +22,13 @@ from kubeplan.blocks.secrets import gitops as secrets_gitops
 from kubeplan.check import terraform as check_terraform
 from kubeplan.errors import Finding
 from kubeplan.model import Plan
-from kubeplan.render import delivery, naming
+from kubeplan.render import delivery, mirrors, naming
 from kubeplan.render.gitops import telemetry
 from kubeplan.render.terraform import roots
 
 from .conftest import SHARED_UPSTREAM
 from .gitops_support import example_data, plan_from
-from .terraform_support import Rendered, render, write
+from .terraform_support import Rendered, plain, render, write
 
 LAYER = "harbor"
 
@@ -76,16 +76,6 @@ def checkov_findings(trees: dict[str, Path]) -> list[Finding]:
 # --- reading the parsed roots ---------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """python-hcl2's values without the quotes it keeps around strings and labels."""
-    if isinstance(value, str):
-        return check_terraform._unquote(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {check_terraform._unquote(k): _plain(v) for k, v in value.items()
-                if k != "__is_block__"}
-    return value
 
 
 def root_of(r: Rendered) -> str:
@@ -100,7 +90,7 @@ def blocks(r: Rendered, kind: str, type_: str | None = None) -> dict[str, dict[s
         if not path.startswith(prefix):
             continue
         for entry in parsed.get(kind, []):
-            for first, inner in _plain(entry).items():
+            for first, inner in plain(entry).items():
                 if kind in ("variable", "output"):
                     out[first] = inner
                     continue
@@ -120,7 +110,7 @@ def projects_by_region(r: Rendered) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for address, body in blocks(r, "resource", "harbor_project").items():
         name = body["name"]
-        region = address.split(".", 1)[1].removesuffix(f"_{name}")
+        region = address.split(".", 1)[1].removesuffix(f"_{name.replace('-', '_')}")
         out[(region, name)] = body
     return out
 
@@ -208,7 +198,7 @@ def test_projects_quotas_scanning_severity_and_signatures(rendered: dict[str, Re
         assert harbor.severity(plan) == severity
         projects = projects_by_region(r)
         names = {p for _, p in projects}
-        upstream = {u.project for u in harbor.UPSTREAMS}
+        upstream = {u.name for u in mirrors.UPSTREAMS}
         assert {"platform", naming.APP_NAMESPACE} <= names, name
         assert (upstream <= names) == proxies and (not proxies) == (not names & upstream), name
         services = plan.inputs["workloads"]["services"]
@@ -273,7 +263,7 @@ def test_robots_are_least_privilege(rendered: dict[str, Rendered]) -> None:
     for name, r in rendered.items():
         primary = r.plan.topology.regions[0].replace("-", "_")
         projects = {p for _, p in projects_by_region(r)}
-        upstream = {u.project for u in harbor.UPSTREAMS}
+        upstream = {u.name for u in mirrors.UPSTREAMS}
         robots = blocks(r, "resource", "harbor_robot_account")
         ci = {a: b for a, b in robots.items() if b["level"] == "project"}
         pull = {a: b for a, b in robots.items() if b["name"].startswith("pull-")}
@@ -325,7 +315,7 @@ def test_replication_only_towards_the_planned_second_region(rendered: dict[str, 
         assert endpoint["endpoint_url"] == f"https://{naming.harbor_host(r.plan, second)}"
         assert endpoint["insecure"] is False
         assert endpoint["access_secret"].startswith("${harbor_robot_account.")
-        projects = {p for _, p in projects_by_region(r)} - {u.project for u in harbor.UPSTREAMS}
+        projects = {p for _, p in projects_by_region(r)} - {u.name for u in mirrors.UPSTREAMS}
         assert {b["filters"][0]["name"] for b in rules.values()} == {f"{p}/**" for p in projects}
         for body in rules.values():
             assert body["action"] == "push" and body["schedule"] == "event_based"

@@ -50,7 +50,10 @@ OPEN_ENDED: dict[str, dict[str, str]] = {
                                                    "(regionendpoint, secure, v4auth, "
                                                    "existingSecret) are documented as comments "
                                                    "and passed through by the registry "
-                                                   "ConfigMap template"},
+                                                   "ConfigMap template",
+               "caBundleSecretName": "documented as a comment in values.yaml; "
+                                     "templates/_helpers.tpl (harbor.caBundleVolume) mounts "
+                                     "it into core, jobservice, registry, trivy and exporter"},
 }
 # Keys that hold a Kubernetes API structure the charts render verbatim (toYaml): the API
 # server validates them when the chart is rendered, so they are not checked key by key.

@@ -422,6 +422,14 @@ class _Estimator:
                 if cluster == self.topology.clusters_in(env)[0]:
                     self.ledger.add("load_balancer", env, "lb_rule",
                                     GCP_LB_RULES * self.ledger.hours)
+                    if self.choice("cdn") == "provider":
+                        # Cloud CDN's own load balancer in front of the Gateway: its HTTPS rule
+                        # and redirect, and the cache misses' second hop over its internet NEG.
+                        self.ledger.add("cdn", env, "lb_rule", GCP_LB_RULES * self.ledger.hours)
+                        self.ledger.unpriced("cdn", env, "Cloud CDN origin fetches (cache fill "
+                                             "and misses) from the Gateway over the internet "
+                                             "NEG", origin_bytes / GB,
+                                             "GB", why="not in the price table")
             else:
                 self.ledger.add("load_balancer", env, "lb_rule", GCP_LB_RULES * self.ledger.hours)
                 self.ledger.add("load_balancer", env, "lb_data", origin_bytes / GIB)
@@ -568,6 +576,11 @@ class _Estimator:
         gib = self.services * IMAGE_GIB * TAGS_KEPT * copies
         if registry == "harbor":
             self._store("registry", "shared", gib, "Harbor image storage")
+            if self.provider == "gcp":
+                # blocks/registry/terraform_harbor_database.py: one HA instance per Harbor site.
+                self.ledger.unpriced("registry", "shared",
+                                     "Cloud SQL for PostgreSQL, regional HA (Harbor's database)",
+                                     copies, "instance", why="not in the price table")
         elif registry == "provider":
             if self.ledger.has("registry_fee"):
                 fee = self.ledger.rows["registry_fee"]

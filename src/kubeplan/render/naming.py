@@ -179,8 +179,25 @@ def edge_protection(plan: Plan) -> bool:
 
 
 def edge_security_policy(plan: Plan, environment: str) -> str:
-    """The Cloud Armor policy the edge layer creates and the Gateway's backends attach."""
+    """The Cloud Armor policy the edge layer creates: on the Gateway's backends, or with Cloud
+    CDN in front (`cdn_in_front`) on the CDN's backend service, where the client IP is real."""
     return f"{plan.metadata.name}-{environment}-edge"
+
+
+def cdn_in_front(plan: Plan) -> bool:
+    """GCP: Cloud CDN's own global external Application Load Balancer fronts the GKE Gateway
+    (cdn provider, a global Gateway whose certificate map and SSL policy it reuses, and a zone
+    for its records). The edge policy then moves to the CDN, and the Gateway's backends admit
+    only the CDN's requests (`origin_security_policy`), so the CDN cannot be bypassed."""
+    return (plan.metadata.provider == "gcp" and plan.choice("cdn") == "provider"
+            and plan.choice("load_balancer") == "global"
+            and plan.choice("dns") in ("provider-managed", "multi-provider"))
+
+
+def origin_security_policy(plan: Plan, environment: str) -> str:
+    """The Cloud Armor policy the Gateway's backends attach when Cloud CDN is in front: only
+    Google's front ends towards internet NEG backends (the CDN's origin fetches) get through."""
+    return f"{plan.metadata.name}-{environment}-origin"
 
 
 def harbor_regions(plan: Plan) -> list[str]:
@@ -206,7 +223,9 @@ def harbor_host(plan: Plan, region: str) -> str:
 
 
 def harbor_database_host(plan: Plan, region: str) -> str:
-    """Harbor's external PostgreSQL (a managed database, or the site's PostgreSQL on-prem)."""
+    """Harbor's external PostgreSQL where the operator provisions it (AWS, Azure, the site's
+    PostgreSQL on-prem). On GCP the registry layer creates it and Harbor connects to Cloud
+    SQL's own DNS name instead, the one its server certificate carries (a platform output)."""
     return f"harbor-db-{region}.{plan.metadata.domain}"
 
 

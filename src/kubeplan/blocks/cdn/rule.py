@@ -5,7 +5,8 @@ from __future__ import annotations
 from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
 
 PROVIDER_CDN = {
-    "gcp": ("Cloud CDN (on the global external Application Load Balancer)",),
+    "gcp": ("Cloud CDN (on a global external Application Load Balancer of its own, in front "
+            "of the Gateway)",),
     "aws": ("Amazon CloudFront", "AWS Shield Standard"),
     "azure": ("Azure Front Door (Standard)",),
 }
@@ -65,11 +66,6 @@ class Cdn(Rule):
 
     def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
         # Said plainly where the build stops short of the decision.
-        if choice == "provider" and ctx.provider == "gcp":
-            return ("Cloud CDN on the GKE Gateway is switched on per route with GCPHTTPFilter "
-                    "objects (GKE 1.35.2-gke.1751000 or later); kubeplan's upstream data has no "
-                    "GCPHTTPFilter CRD to validate them against, so the build does not render "
-                    "them: add them to the routes that serve cacheable content.",)
         if choice == "third-party":
             return ("The third-party CDN is configured in its own account: the build renders no "
                     "Cloudflare configuration, only the gateway's address to use as its origin.",)

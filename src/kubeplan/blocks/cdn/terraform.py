@@ -4,23 +4,34 @@ AWS: a CloudFront distribution (terraform-aws-modules/cloudfront) for the zone, 
 gateway behind `origin.<zone>` (the Global Accelerator, or the regional gateway's record that
 external-dns keeps), TLS 1.2+ with an ACM certificate in us-east-1, caching only what the origin
 marks cacheable (Cache-Control), and with DDoS protection asked, an AWS WAF web ACL (managed
-rule groups including Log4j signatures, a per-IP rate limit, logged). Azure: Azure Front Door
-(rendered with the load balancer, which it is on Azure). GCP: Cloud CDN is a property of the
-Gateway's backends (GCPBackendPolicy in the GitOps tree), so nothing here. Third-party CDNs
-(Cloudflare) are configured in their own account: not rendered.
+rule groups including Log4j signatures, a per-IP rate limit, logged).
+
+GCP: a global external Application Load Balancer of its own with Cloud CDN, whose only backend
+is a global internet NEG pointing at `origin.<zone>:443`, the GKE Gateway's global address
+(`naming.cdn_in_front`). It reuses the Gateway's certificate map and SSL policy, caches only
+what the origin marks cacheable, and redirects HTTP to HTTPS. Terraform owns the records: the
+apex, `*.<zone>` and (where the previews run) their wildcard point at the CDN's address,
+`origin.<zone>` at the Gateway's. They exist before the GitOps sync, and external-dns (TXT
+registry) never changes records it does not own, so it leaves them alone. With edge protection
+the Cloud Armor edge policy sits on the CDN's backend service (client IPs are real there); the
+Gateway's backends get an origin-only policy admitting Google's internet NEG source ranges.
+
+Azure: Azure Front Door (rendered with the load balancer, which it is on Azure). Third-party
+CDNs (Cloudflare) are configured in their own account: not rendered.
 """
 
 from __future__ import annotations
 
-from kubeplan.render.terraform import aws
-from kubeplan.render.terraform.hcl import Block, Value, block, ref
+from kubeplan.render import naming
+from kubeplan.render.terraform import aws, gcp
+from kubeplan.render.terraform.hcl import Block, Value, block, body, ref, template, var
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv
 from kubeplan.render.terraform.shared import has_zone, protect
 
 LAYER = "edge"
 FILE = "cdn"
 CLOUDFRONT_REGION = "us-east-1"
-ORIGIN_HOST = "origin"
+ORIGIN_HOST = gcp.ORIGIN_HOST
 # AWS managed rule groups of the CloudFront web ACL, in evaluation order.
 MANAGED_RULES = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet",
                  "AWSManagedRulesKnownBadInputsRuleSet")
@@ -35,7 +46,12 @@ def contribute(env: TerraformEnv) -> list[Contribution]:
         return [Contribution(LAYER, FILE, notes=(
             "The third-party CDN (Cloudflare) is configured in its own account: point its "
             "origin at the gateway's address (the edge layer's outputs).",))]
-    if env.choice("cdn") != "provider" or env.provider != "aws" or not has_zone(env):
+    if env.choice("cdn") != "provider" or not has_zone(env):
+        return []
+    if env.provider == "gcp":
+        # The load_balancer rule refuses a regional Gateway under Cloud CDN.
+        return [_cloud_cdn(env)] if naming.cdn_in_front(env.plan) else []
+    if env.provider != "aws":
         return []
     return [_cloudfront(env)]
 
@@ -153,3 +169,137 @@ def _waf(env: TerraformEnv) -> list[Block]:
 def _visibility(name: str) -> Block:
     return block("visibility_config", cloudwatch_metrics_enabled=True, metric_name=name,
                  sampled_requests_enabled=True)
+
+
+# Cloud CDN: how long a stale cached object may still be served while the origin fails or is
+# being revalidated, and the access-log sample rate (every request, like the WAF logs).
+SERVE_WHILE_STALE_SECONDS = 86400
+CDN_LOG_SAMPLE_RATE = 1.0
+
+
+def _cloud_cdn(env: TerraformEnv) -> Contribution:
+    """Cloud CDN on a global external Application Load Balancer whose only backend is the
+    Gateway, reached over the internet at `origin.<zone>:443`."""
+    project = var("project_id")
+    name = f"{env.prefix}-cdn"
+    origin = f"{ORIGIN_HOST}.{env.zone}"
+    backend: dict[str, Value | Block] = {
+        "project": project, "name": name,
+        "description": f"Cloud CDN in front of the platform Gateway ({origin})",
+        "load_balancing_scheme": "EXTERNAL_MANAGED",
+        "protocol": "HTTPS",
+        "timeout_sec": 30,
+        # The internet NEG forwards the client's Host header unless the backend service sets
+        # one (https://cloud.google.com/cdn/docs/ext-backend-internet-neg-overview): the
+        # Gateway's routes match the zone's names, so no custom Host header.
+        "backend": block("backend", group=ref(
+            "google_compute_global_network_endpoint_group.origin.id")),
+        "enable_cdn": True,
+        "compression_mode": "AUTOMATIC",
+        "cdn_policy": block(
+            "cdn_policy",
+            # Cache only what the origin marks cacheable (Cache-Control/Expires), as the AWS
+            # CloudFront cache policy does; errors are cached briefly (negative caching).
+            cache_mode="USE_ORIGIN_HEADERS", negative_caching=True,
+            serve_while_stale=SERVE_WHILE_STALE_SECONDS, request_coalescing=True,
+            cache_key_policy=block("cache_key_policy", include_host=True,
+                                   include_protocol=True, include_query_string=True)),
+        "log_config": block("log_config", enable=True, sample_rate=CDN_LOG_SAMPLE_RATE),
+    }
+    if protect(env):
+        # The edge policy (WAF, per-client rate limit, adaptive DDoS defence) filters what the
+        # cache does not answer; here the client IP is the real one, not the CDN's.
+        backend["security_policy"] = ref("google_compute_security_policy.edge.id")
+    blocks: list[Block] = [
+        block("resource", "google_compute_global_address", "cdn", project=project, name=name,
+              description="Anycast address of Cloud CDN in front of the platform Gateway",
+              labels=env.labels),
+        block("resource", "google_compute_global_network_endpoint_group", "origin",
+              project=project, name=f"{env.prefix}-origin",
+              description="The platform Gateway, Cloud CDN's origin",
+              network_endpoint_type="INTERNET_FQDN_PORT", default_port=443),
+        block("resource", "google_compute_global_network_endpoint", "origin", project=project,
+              global_network_endpoint_group=ref(
+                  "google_compute_global_network_endpoint_group.origin.name"),
+              fqdn=origin, port=443),
+        Block("resource", ("google_compute_backend_service", "cdn"), body(backend)),
+        block("resource", "google_compute_url_map", "cdn", project=project, name=name,
+              description="Every request to Cloud CDN's backend",
+              default_service=ref("google_compute_backend_service.cdn.id")),
+        block("resource", "google_compute_target_https_proxy", "cdn", project=project,
+              name=name, url_map=ref("google_compute_url_map.cdn.id"),
+              # The Gateway's map already holds the zone's certificates.
+              certificate_map=template(
+                  "//certificatemanager.googleapis.com/",
+                  ref("google_certificate_manager_certificate_map.gateway.id")),
+              ssl_policy=ref("google_compute_ssl_policy.gateway.id")),
+        block("resource", "google_compute_global_forwarding_rule", "cdn_https",
+              project=project, name=f"{name}-https", ip_protocol="TCP", port_range="443",
+              load_balancing_scheme="EXTERNAL_MANAGED",
+              ip_address=ref(f"{gcp.CDN_ADDRESS}.id"),
+              target=ref("google_compute_target_https_proxy.cdn.id"), labels=env.labels),
+        # Plain HTTP only redirects to HTTPS, like the Gateway's https-redirect route.
+        block("resource", "google_compute_url_map", "cdn_redirect", project=project,
+              name=f"{name}-redirect", description="HTTP to HTTPS",
+              default_url_redirect=block("default_url_redirect", https_redirect=True,
+                                         strip_query=False,
+                                         redirect_response_code="MOVED_PERMANENTLY_DEFAULT")),
+        block("resource", "google_compute_target_http_proxy", "cdn_redirect", project=project,
+              name=f"{name}-redirect", url_map=ref("google_compute_url_map.cdn_redirect.id")),
+        block("resource", "google_compute_global_forwarding_rule", "cdn_http",
+              project=project, name=f"{name}-http", ip_protocol="TCP", port_range="80",
+              load_balancing_scheme="EXTERNAL_MANAGED",
+              ip_address=ref(f"{gcp.CDN_ADDRESS}.id"),
+              target=ref("google_compute_target_http_proxy.cdn_redirect.id"),
+              labels=env.labels),
+        _origin_policy(env),
+        *gcp.address_records(env, "cdn", gcp.cdn_hosts(env), ref(f"{gcp.CDN_ADDRESS}.address")),
+        *gcp.address_records(env, "gateway", (ORIGIN_HOST,),
+                             ref(f"{gcp.GATEWAY_ADDRESS}.address")),
+    ]
+    outputs = (Output("cdn_ip", ref(f"{gcp.CDN_ADDRESS}.address"),
+                      "Anycast IP of Cloud CDN (the zone's names point here)."),
+               Output("cdn_backend_service", ref("google_compute_backend_service.cdn.name"),
+                      "Cloud CDN's backend service (for cache invalidations)."),
+               Output("origin_security_policy",
+                      ref("google_compute_security_policy.origin.name"),
+                      "Cloud Armor policy of the Gateway's backends: only the CDN gets through "
+                      "(GCPBackendPolicy securityPolicy)."))
+    return Contribution(
+        LAYER, FILE, tuple(blocks), outputs=outputs,
+        gitops={"cdn.origin-host": origin, "cdn.address": ref(f"{gcp.CDN_ADDRESS}.address"),
+                "gateway.origin-security-policy": ref(
+                    "google_compute_security_policy.origin.name")},
+        # Every other name external-dns publishes from the Gateway's routes points at the CDN
+        # too (the Gateway's target annotation), so no route bypasses it.
+        platform={"CDN_ADDRESS": ref(f"{gcp.CDN_ADDRESS}.address")},
+        gcp_apis=frozenset({"compute.googleapis.com"}),
+        notes=(f"GCP: the zone's names point at Cloud CDN and `{origin}` at the Gateway; "
+               "Terraform creates these records before the GitOps sync, and external-dns "
+               "skips records it does not own; the names it publishes from the Gateway's "
+               "routes point at the CDN as well (the Gateway's "
+               "`external-dns.alpha.kubernetes.io/target`).",))
+
+
+def _origin_policy(env: TerraformEnv) -> Block:
+    """The Gateway's backends admit Cloud CDN's origin fetches only, so nobody can bypass the
+    CDN (and the edge policy on it) by calling the Gateway's address directly."""
+    def source(ranges: list[str]) -> Block:
+        return block("match", versioned_expr="SRC_IPS_V1",
+                     config=block("config", src_ip_ranges=ranges))
+    return block(
+        "resource", "google_compute_security_policy", "origin", project=var("project_id"),
+        name=naming.origin_security_policy(env.plan, env.environment),
+        description="Only Cloud CDN reaches the platform Gateway",
+        rule=[
+            # Log4Shell probes are refused even where no edge WAF was asked for.
+            block("rule", action="deny(403)", priority=900,
+                  description="Preconfigured WAF rule cve-canary",
+                  match=block("match", expr=block(
+                      "expr", expression="evaluatePreconfiguredWaf('cve-canary')"))),
+            block("rule", action="allow", priority=1000,
+                  description="Google's front ends towards internet NEG backends (Cloud CDN)",
+                  match=source(list(gcp.INTERNET_NEG_RANGES))),
+            block("rule", action="deny(403)", priority=2147483647,
+                  description="Default: nothing else reaches the origin", match=source(["*"])),
+        ])

@@ -14,6 +14,7 @@ from kubeplan.blocks.ci import delivery_github, delivery_gitlab
 from kubeplan.blocks.ci import terraform as trust_outputs
 from kubeplan.model import Plan
 from kubeplan.render.delivery import (
+    BOOTSTRAP_DIR,
     DEFAULT_BRANCH,
     EXAMPLE_DIR,
     PREVIEW_BRANCH,
@@ -28,6 +29,7 @@ from kubeplan.render.delivery import (
     platform_settings,
     promotion_order,
     registry_contract,
+    repositories,
     terraform_dir,
     terraform_layers,
 )
@@ -128,7 +130,8 @@ def _trust_source(plan: Plan, setting: Setting) -> Setting:
     """Point the image identity settings at the registry layer's outputs (ci/terraform.py
     renders that OIDC trust when the registry is the provider's): the build environment's for
     repository-level settings, the promoted environment's for environment-scoped ones. The
-    platform pipeline's own plan and apply identities keep their one-time setup."""
+    platform pipeline's own plan and apply identities come from the bootstrap instead
+    (`render.delivery.bootstrap_source`)."""
     output = trust_outputs.OUTPUTS.get(setting.name)
     if output is None or "registry" not in terraform_layers(plan):
         return setting
@@ -142,14 +145,31 @@ def _trust_source(plan: Plan, setting: Setting) -> Setting:
                                    f"`{terraform_dir(environment, 'registry')}`")
 
 
+def _settings_table(plan: Plan, settings: list[Setting]) -> list[str]:
+    return _table(("Name", "Kind", "Scope", "What", "Source"),
+                  [(f"`{s.name}`", s.kind, s.scope, s.description, s.source)
+                   for s in sorted({(s.name, s.scope): s for s in settings}.values(),
+                                   key=lambda s: (s.name, _scope_order(plan, s.scope)))])
+
+
+def _platform_intro(plan: Plan) -> list[str]:
+    """Where the platform pipeline's identities come from."""
+    if not terraform_layers(plan):
+        return ["On-prem the platform pipeline runs no Terraform against a cloud: there are "
+                "no cloud identities to set up, only the check job's package.", ""]
+    return [f"The plan and apply identities of the platform pipeline are created by "
+            f"`{BOOTSTRAP_DIR}` (applied once by hand, `terraform/README.md` step 1); each "
+            "setting is one of its outputs, the apply identity's keyed by environment.", ""]
+
+
 def readme(plan: Plan, inputs: DeliveryInputs) -> str:
     github = plan.choice("ci") == "github-actions"
     ci = "GitHub Actions" if github else "GitLab CI"
     module = delivery_github if github else delivery_gitlab
     settings = [_trust_source(plan, s) for s in (*inputs.registry.settings,
-                                                 *platform_settings(plan),
                                                  *module.promotion_settings(plan))
                 if s.only in ("", plan.choice("ci"))]
+    platform = repositories(plan).platform_path
     lines = [
         f"# Delivery ({ci})",
         "",
@@ -174,10 +194,14 @@ def readme(plan: Plan, inputs: DeliveryInputs) -> str:
            "layer lists in `terraform/README.md` (project ids, administrator groups; nothing "
            "secret) as `*.auto.tfvars` next to the layer." if terraform_layers(plan) else ""),
         "",
-        *_table(("Name", "Kind", "Scope", "What", "Source"),
-                [(f"`{s.name}`", s.kind, s.scope, s.description, s.source)
-                 for s in sorted({(s.name, s.scope): s for s in settings}.values(),
-                                 key=lambda s: (s.name, _scope_order(plan, s.scope)))]),
+        "### Service repositories (application pipeline)",
+        "",
+        *_settings_table(plan, settings),
+        "",
+        f"### Platform repository (`{platform}`)",
+        "",
+        *_platform_intro(plan),
+        *_settings_table(plan, list(platform_settings(plan))),
         "",
         "## What the pipeline assumes of the registry",
         "",

@@ -25,6 +25,8 @@ from kubeplan.render.delivery import (
     Setting,
     build_environment,
     check_script,
+    cosign_load,
+    cosign_save,
     platform_settings,
     promotion_order,
     repositories,
@@ -314,7 +316,7 @@ def _copy_step(plan: Plan, registry: RegistryAccess) -> dict[str, Any]:
     lines = [
         "set -euo pipefail",
         'saved="${RUNNER_TEMP}/release"',
-        'cosign save --dir "${saved}" "${SOURCE_IMAGE}@${DIGEST}"',
+        cosign_save("${SOURCE_IMAGE}@${DIGEST}", "${saved}"),
         'targets=("${REGISTRY_URL}/${SERVICE}")',
     ]
     env = {"SOURCE_IMAGE": "${{ inputs.image }}", "DIGEST": "${{ inputs.digest }}",
@@ -328,7 +330,7 @@ def _copy_step(plan: Plan, registry: RegistryAccess) -> dict[str, Any]:
                      'targets+=("${REGISTRY_REPLICA_URL}/${SERVICE}"); fi')
     lines += [
         'for target in "${targets[@]}"; do',
-        '  cosign load --dir "${saved}" "${target}:${REVISION}"',
+        "  " + cosign_load("${saved}", "${target}:${REVISION}"),
         f'  cosign verify {verify} "${{target}}@${{DIGEST}}" > /dev/null',
         f'  cosign verify-attestation --type spdxjson {verify} "${{target}}@${{DIGEST}}" '
         "> /dev/null",

@@ -3,7 +3,8 @@ platform pipeline.
 
 The image is built by rootless BuildKit and staged in the project's own container registry
 (job-token credentials, nothing to store); Trivy and Syft check that exact digest; only then
-cosign copies it to the platform registry, signs it keylessly with the job's Sigstore ID token
+cosign saves it and loads it into the platform registry (`cosign copy` is deprecated in cosign
+3), signs it keylessly with the job's Sigstore ID token
 and attests the SBOM. Promotions open merge requests on the platform project through the API,
 and so do Flux preview requests (commits on the previews branch, removed by the environment's
 stop job that GitLab runs when the merge request is merged or closed).
@@ -30,6 +31,8 @@ from kubeplan.render.delivery import (
     Setting,
     build_environment,
     check_script,
+    cosign_load,
+    cosign_save,
     promotion_order,
     repositories,
     signature_identity,
@@ -127,9 +130,11 @@ def container_pipeline(plan: Plan, inputs: DeliveryInputs) -> dict[str, Any]:
     publish_script = [
         gl.docker_config(auth),
         *registry.gitlab_auth,
+        'saved="$(mktemp -d)/image"',
+        cosign_save(staged, "$saved", keychain),
         "\n".join([
             f"for repository in {' '.join(targets)}; do",
-            f'  cosign copy{keychain} "{staged}" "$repository:$IMAGE_TAG"',
+            "  " + cosign_load("$saved", "$repository:$IMAGE_TAG", keychain),
             f'  cosign sign --yes{keychain} "$repository@$IMAGE_DIGEST"',
             f'  cosign attest --yes{keychain} --type spdxjson --predicate sbom.spdx.json '
             '"$repository@$IMAGE_DIGEST"',
@@ -312,10 +317,10 @@ def _copy_job(plan: Plan, registry: RegistryAccess, environment: str) -> dict[st
         'test "${SOURCE_IMAGE%/*}" != "$REGISTRY_URL"',
         *registry.gitlab_promote_auth,
         'saved="$(mktemp -d)/release"',
-        f'{source}cosign save{keychain} --dir "$saved" "$SOURCE_IMAGE@$RELEASE_DIGEST"',
+        source + cosign_save("$SOURCE_IMAGE@$RELEASE_DIGEST", "$saved", keychain),
         "\n".join([
             f"for repository in {' '.join(targets)}; do",
-            f'  {target}cosign load{keychain} --dir "$saved" "$repository:$CI_COMMIT_SHA"',
+            f"  {target}" + cosign_load("$saved", "$repository:$CI_COMMIT_SHA", keychain),
             f'  {target}cosign verify{keychain} {verify} "$repository@$RELEASE_DIGEST" '
             "> /dev/null",
             f'  {target}cosign verify-attestation{keychain} --type spdxjson {verify} '

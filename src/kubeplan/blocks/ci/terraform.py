@@ -4,9 +4,10 @@ The application pipeline (delivery/app-template) pushes and signs images with a 
 credential it gets by presenting the CI's OIDC token (GitHub Actions) or ID token (GitLab CI).
 This renders the trust that token is exchanged against, in the layer that creates the registry
 it grants on: a Workload Identity pool and provider plus service accounts with Artifact Registry
-roles on the environment's repositories (GCP), an IAM OIDC provider plus roles on the
-environment's ECR repositories (AWS), or user-assigned identities with federated credentials and
-AcrPush/AcrPull on the registry (Azure).
+roles on the environment's repositories (GCP), IAM roles on the environment's ECR repositories
+trusting the account's OIDC provider, which `terraform/bootstrap` creates and this layer reads by
+URL (AWS), or user-assigned identities with federated credentials and AcrPush/AcrPull on the
+registry (Azure).
 
 Each environment trusts only what it needs (`render.delivery.promotion_order`):
 
@@ -32,6 +33,7 @@ from kubeplan.render.delivery import (
     AZURE_AUDIENCE,
     DEFAULT_BRANCH,
     SERVICE,
+    ci_issuer,
     promotion_order,
     repositories,
 )
@@ -80,9 +82,7 @@ OUTPUTS = {
 
 def issuer(env: TerraformEnv) -> str:
     """The CI's token issuer: GitHub's, or the GitLab instance hosting the repositories."""
-    if env.choice("ci") == "github-actions":
-        return GITHUB_ISSUER
-    return f"https://{repositories(env.plan).host}"
+    return ci_issuer(env.plan)
 
 
 def build_environment(env: TerraformEnv) -> bool:
@@ -324,8 +324,14 @@ def _aws_subjects(env: TerraformEnv, environment: str) -> tuple[str, Expr]:
         f'[for r in var.ci_repositories : "{gitlab_default_branch_subject("${r}")}"]')
 
 
+# The bootstrap creates the account's IAM OIDC provider for the CI's issuer (one per account and
+# URL); every environment's registry layer reads it by URL, so environments sharing an account
+# never create it twice.
+AWS_OIDC_PROVIDER = "data.aws_iam_openid_connect_provider.ci"
+
+
 def _aws_trust(env: TerraformEnv, host: str, operator: str, subjects: Expr) -> Expr:
-    provider = "aws_iam_openid_connect_provider.ci"
+    provider = AWS_OIDC_PROVIDER
     return call("jsonencode", {"Version": "2012-10-17", "Statement": [{
         "Sid": "CiOidc", "Effect": "Allow",
         "Principal": {"Federated": ref(provider, "arn")},
@@ -362,10 +368,10 @@ def _aws(env: TerraformEnv) -> Contribution:
          "Resource": [repositories_arn]}]})
     what = "push" if build else "promotion"
     blocks: list[Block] = [
-        block("resource", "aws_iam_openid_connect_provider", "ci",
-              comments=["One per account and issuer: environments sharing an account must "
-                        "import it instead of creating it twice."],
-              url=issuer(env), client_id_list=[AWS_AUDIENCE], tags=env.labels),
+        block("data", "aws_iam_openid_connect_provider", "ci",
+              comments=["Created once per account by terraform/bootstrap (the platform "
+                        "pipeline trusts it too)."],
+              url=issuer(env)),
         block("resource", "aws_iam_role", "ci", name=f"{env.prefix}-ci-{what}",
               description=f"CI image {what} to the {env.environment} ECR repositories",
               assume_role_policy=trust, max_session_duration=3600,
@@ -407,7 +413,16 @@ def _aws(env: TerraformEnv) -> Contribution:
                               "CI setting AWS_CI_READER_ROLE_ARN (image pull role)."))
     return Contribution(
         LAYER, FILE, tuple(blocks), variables=(_repositories_variable(env),),
-        locals=_locals(env), outputs=tuple(outputs))
+        locals=_locals(env), outputs=tuple(outputs), notes=(AWS_OIDC_NOTE,))
+
+
+AWS_OIDC_NOTE = (
+    "The registry layers read the IAM OIDC provider of the CI's issuer, which "
+    "`terraform/bootstrap` creates in the state's account (IAM allows one per account and URL). "
+    "An environment in another AWS account needs that provider there before its registry layer: "
+    "create it once in that account (`aws iam create-open-id-connect-provider --url <issuer> "
+    "--client-id-list sts.amazonaws.com`), or keep the environments in the state's account, "
+    "which is also the only account the platform pipeline's plan and apply roles act in.")
 
 
 # --- Azure --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ IAM OIDC provider (no IRSA).
 
 from __future__ import annotations
 
-from kubeplan.render import naming
+from kubeplan.render import mirrors, naming
 from kubeplan.render.terraform import aws
 from kubeplan.render.terraform import aws_policies as policies
 from kubeplan.render.terraform.hcl import Block, Value, block, call, ref, template, var
@@ -56,6 +56,9 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
     shared_fs = bool(env.plan.inputs.get("workloads", {}).get("sharedFilesystem"))
     snapshots = bool(env.param("backup", "snapshotVolumes", False))
     blocks: list[Block] = []
+    mirror = env.choice("registry") == "provider" and mirrors.enabled(env.plan)
+    if mirror:
+        blocks.append(_mirror_policy(env))
     for region in env.regions:
         blocks += aws.kms_key(disk_key(region), f"Node and persistent volumes in {region}",
                               region, {
@@ -155,6 +158,8 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
                             "kms_key_id": aws.key_arn(disk_key(region)),
                             "delete_on_termination": True}}},
                 "labels": {"kubeplan.dev/pool": "general"},
+                **({"iam_role_additional_policies": {
+                    "image_mirror": ref("aws_iam_policy.image_mirror.arn")}} if mirror else {}),
             }},
             "tags": env.labels,
         }
@@ -182,3 +187,19 @@ def contribute(env: TerraformEnv, max_nodes: int) -> Contribution:
                                 for r in env.regions}
     return Contribution(LAYER, FILE, tuple(blocks), variables=tuple(variables),
                         outputs=outputs, gitops=gitops)
+
+
+def _mirror_policy(env: TerraformEnv) -> Block:
+    """The nodes pull public images through the registry's pull-through caches: the first pull
+    of an image creates its cached repository and imports it, which the managed read-only
+    policy does not allow. Only under the environment's cache prefix."""
+    cached = template("arn:aws:ecr:*:", var("aws_account_id"),
+                      f":repository/{mirrors.ecr_prefix(env.prefix)}/*")
+    return block("resource", "aws_iam_policy", "image_mirror",
+                 name=f"{env.prefix}-nodes-image-mirror",
+                 description="Nodes fill the pull-through image caches on first pull",
+                 policy=call("jsonencode", {"Version": "2012-10-17", "Statement": [{
+                     "Sid": "PullThroughCache", "Effect": "Allow",
+                     "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                     "Resource": [cached]}]}),
+                 tags=env.labels)

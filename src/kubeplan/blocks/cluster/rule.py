@@ -10,7 +10,10 @@ build would contain no control plane and no nodes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from kubeplan import catalogue
+from kubeplan.catalogue import CatalogueError
 from kubeplan.decide import Choice, Conflict, Context, Outcome, Rule
 from kubeplan.errors import Cause, DecisionConflict
 from kubeplan.model import Scalar
@@ -27,6 +30,19 @@ SELF_MANAGED = (
     "API server audit policy",
     "kured for node reboots after patching",
 )
+
+
+def _release(minor: str) -> dict[str, Any] | None:
+    """The catalogue's pin of a Kubernetes minor version (patch release, end of life)."""
+    try:
+        return catalogue.entry("tools", f"kubernetes-{minor}")
+    except CatalogueError:
+        return None
+
+
+def _pinned_minors() -> list[str]:
+    return sorted(k.removeprefix("kubernetes-") for k in catalogue.load()["tools"]
+                  if k.startswith("kubernetes-"))
 
 
 def _onprem_only(provider: str) -> str:
@@ -59,6 +75,13 @@ class Cluster(Rule):
         wanted: str = ctx.get("operations.kubernetes")
         params = self.parameters("", ctx)
         if provider == "onprem":
+            minor = str(ctx.get("kubernetesVersion"))
+            if _release(minor) is None:
+                raise DecisionConflict(
+                    f"kubeadm needs an exact Kubernetes release and kubeplan pins none for "
+                    f"{minor} yet",
+                    [Cause(self.block, ("spec", "kubernetesVersion"))],
+                    f"set spec.kubernetesVersion to one of {', '.join(_pinned_minors())}")
             return Outcome("self-managed",
                            "spec.provider is onprem, where no managed control plane exists, so "
                            "clusters are kubeadm-built with etcd snapshots, encryption at rest "
@@ -75,10 +98,19 @@ class Cluster(Rule):
                        "plane, etcd and upgrades, which is the least operations work.", params)
 
     def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
-        if choice != "self-managed" or ctx.get("operations.dedicatedPlatformTeam"):
-            return ()
-        return ("self-managed clusters need a team that patches nodes, upgrades Kubernetes "
-                "and rehearses etcd restores, but spec.operations.dedicatedPlatformTeam is false",)
+        out: list[str] = []
+        minor = str(ctx.get("kubernetesVersion"))
+        release = _release(minor) or {}
+        if release.get("endOfLife"):
+            out.append(f"spec.kubernetesVersion {minor} reached the end of upstream support on "
+                       f"{release['endOfLife']}: it gets no security patches, and managed "
+                       "services drop it or charge for extended support; choose a supported "
+                       "minor version")
+        if choice == "self-managed" and not ctx.get("operations.dedicatedPlatformTeam"):
+            out.append("self-managed clusters need a team that patches nodes, upgrades "
+                       "Kubernetes and rehearses etcd restores, but "
+                       "spec.operations.dedicatedPlatformTeam is false")
+        return tuple(out)
 
     def parameters(self, choice: str, ctx: Context) -> Mapping[str, Scalar]:
         return {"kubernetesVersion": str(ctx.get("kubernetesVersion")),

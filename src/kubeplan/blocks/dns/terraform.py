@@ -10,8 +10,9 @@ authorities the plan uses. external-dns gets write access to its zone only.
 from __future__ import annotations
 
 from kubeplan.blocks.dns import bind, terraform_aws, terraform_azure, terraform_cloudflare
+from kubeplan.render import naming
 from kubeplan.render.terraform import gcp, objectstore
-from kubeplan.render.terraform.hcl import Block, Expr, Value, block, ref, var
+from kubeplan.render.terraform.hcl import Block, Expr, Value, block, body, ref, var
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv, slug
 from kubeplan.render.terraform.shared import ZONE_MODULE, cert_manager_dns, has_zone
 
@@ -52,6 +53,8 @@ def contribute(env: TerraformEnv) -> list[Contribution]:
         if env.production:
             parts.append(terraform_cloudflare.contribute(env, caa_records(env), delegated(env),
                                                          ZONE_TTL))
+            if naming.cdn_in_front(env.plan):
+                parts.append(_cloudflare_cdn_records(env))
     elif env.choice("dns") == "multi-provider":
         parts.append(Contribution(LAYER, FILE, notes=(
             "The second authoritative DNS provider (Cloudflare) is not rendered as Terraform "
@@ -116,6 +119,21 @@ def _gcp(env: TerraformEnv) -> list[Contribution]:
         gitops={"dns.zone": env.zone, "dns.managed-zone": ref(f"module.{ZONE_MODULE}.name")},
         gcp_apis=frozenset({"dns.googleapis.com"}), notes=notes)
     return [edge, _gcp_identities(env)]
+
+
+def _cloudflare_cdn_records(env: TerraformEnv) -> Contribution:
+    """The second provider answers like Cloud DNS for the records the cdn block writes there:
+    the zone's names to Cloud CDN, `origin.<zone>` to the Gateway (DNS only, not proxied)."""
+    names = [(f"cdn_{gcp.host_key(host)}", host, ref(f"{gcp.CDN_ADDRESS}.address"))
+             for host in gcp.cdn_hosts(env)]
+    names.append((f"gateway_{gcp.ORIGIN_HOST}", gcp.ORIGIN_HOST,
+                  ref(f"{gcp.GATEWAY_ADDRESS}.address")))
+    blocks = [Block("resource", ("cloudflare_dns_record", key), body({
+                  "zone_id": ref(f"{terraform_cloudflare.ZONE}.id"),
+                  "name": f"{host}.{env.zone}" if host else env.zone, "type": "A", "ttl": 300,
+                  "content": address, "proxied": False}))
+              for key, host, address in names]
+    return Contribution(LAYER, terraform_cloudflare.FILE, tuple(blocks))
 
 
 def _gcp_identities(env: TerraformEnv) -> Contribution:

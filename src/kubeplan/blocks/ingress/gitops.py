@@ -39,6 +39,7 @@ from typing import Any
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming, to_yaml
 from kubeplan.render.delivery import preview_cluster
+from kubeplan.render.gitops import outputs
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL
 from kubeplan.render.gitops.network import (
@@ -302,7 +303,11 @@ def _gke_backend_policies(plan: Plan, cluster: Cluster, namespace: str, service:
               else {"group": "", "kind": "Service", "name": service})
     default: dict[str, Any] = {"logging": {"enabled": True, "sampleRate": 100000},
                                "timeoutSec": 30, "connectionDraining": {"drainingTimeoutSec": 30}}
-    if naming.edge_protection(plan):
+    if naming.cdn_in_front(plan):
+        # Cloud CDN's load balancer is the only client: its origin fetches alone get through
+        # (the edge policy, if any, sits on the CDN's backend, where client IPs are real).
+        default["securityPolicy"] = naming.origin_security_policy(plan, cluster.environment)
+    elif naming.edge_protection(plan):
         # The edge layer's Cloud Armor policy (WAF, rate limit, adaptive DDoS defence) filters
         # every request before it reaches this backend.
         default["securityPolicy"] = naming.edge_security_policy(plan, cluster.environment)
@@ -355,6 +360,11 @@ def _gke(plan: Plan, cluster: Cluster) -> list[Addon]:
         # Google-managed certificates in the Certificate Manager map the edge layer creates.
         annotations = {"networking.gke.io/certmap": naming.certificate_map(
             plan, cluster.environment)}
+    if naming.cdn_in_front(plan):
+        # external-dns publishes the routes' hostnames at Cloud CDN, never at the Gateway,
+        # whose backends admit the CDN's origin fetches only.
+        annotations = {**(annotations or {}),
+                       "external-dns.alpha.kubernetes.io/target": outputs.var("CDN_ADDRESS")}
     gateway_ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY}
     objects += [
         _gateway(plan, class_name,

@@ -122,9 +122,10 @@ class LoadBalancer(Rule):
             cdn = ctx.choice("cdn")
             if cdn == "provider":
                 return Outcome("global",
-                               "spec.provider is gcp and decisions.cdn is provider: Cloud CDN "
-                               "only attaches to the global external Application Load "
-                               "Balancer.", self.parameters("global", ctx))
+                               "spec.provider is gcp and decisions.cdn is provider: Cloud CDN's "
+                               "own global load balancer fronts the Gateway and reuses the "
+                               "global Gateway's certificate map and SSL policy.",
+                               self.parameters("global", ctx))
             cdn_note = f" and decisions.cdn is {cdn}"
         return Outcome("regional",
                        f"decisions.topology is single-region, spec.traffic.audience is "
@@ -159,6 +160,12 @@ class LoadBalancer(Rule):
         if choice == "regional" and provider == "onprem":
             return Conflict("on-prem has no provider regional load balancer",
                             ("spec", "provider"), "use load_balancer: self-hosted (MetalLB)")
+        if choice == "regional" and provider == "gcp" and ctx.choice("cdn") == "provider":
+            return Conflict("Cloud CDN on GCP fronts the global Gateway (its load balancer "
+                            "reuses the Gateway's certificate map and SSL policy); a regional "
+                            "Gateway leaves it nothing to attach to",
+                            ("spec", "traffic"),
+                            "drop the override, or add overrides.cdn: none")
         if choice == "self-hosted" and provider != "onprem":
             return Conflict(f"MetalLB cannot announce addresses inside a cloud network "
                             f"(spec.provider {provider}): the provider's routers neither learn "

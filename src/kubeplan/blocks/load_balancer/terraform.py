@@ -93,7 +93,8 @@ def _gcp(env: TerraformEnv, choice: str) -> Contribution:
     if protect(env):
         blocks.append(_armor(env))
         outputs.append(Output("security_policy", ref("google_compute_security_policy.edge.name"),
-                              "Cloud Armor policy for the Gateway's backends "
+                              "Cloud Armor edge policy: on Cloud CDN's backend service when "
+                              "the CDN fronts the Gateway, else on the Gateway's backends "
                               "(GCPBackendPolicy securityPolicy)."))
         gitops["gateway.security-policy"] = ref("google_compute_security_policy.edge.name")
     return Contribution(LAYER, FILE, tuple(blocks), outputs=tuple(outputs), gitops=gitops,
@@ -206,7 +207,9 @@ def _armor(env: TerraformEnv) -> Block:
     return block("resource", "google_compute_security_policy", "edge",
                  project=var("project_id"),
                  name=naming.edge_security_policy(env.plan, env.environment),
-                 description="WAF and DDoS protection of the platform Gateway",
+                 description=("WAF and DDoS protection of Cloud CDN in front of the platform "
+                              "Gateway" if naming.cdn_in_front(env.plan)
+                              else "WAF and DDoS protection of the platform Gateway"),
                  adaptive_protection_config=block(
                      "adaptive_protection_config",
                      layer_7_ddos_defense_config=block("layer_7_ddos_defense_config",

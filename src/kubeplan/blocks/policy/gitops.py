@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplan.model import Cluster, Plan
-from kubeplan.render import naming
+from kubeplan.render import mirrors, naming
 from kubeplan.render.delivery import preview_cluster
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import (
@@ -32,6 +32,11 @@ from kubeplan.render.gitops.objects import MANAGED_BY, TIER_APPS, TIER_LABEL, ob
 KYVERNO = "kyverno"
 POLICY_CONTROLLER = "policy-controller"
 PREVIEW_NETWORK_POLICIES = "preview-network-policies"
+MIRROR_POLICY = "mirror-public-images"
+PLATFORM_IMAGES_AUDIT = "platform-images-report"
+# Kyverno's admission rules on pods only: a rewritten Deployment template would differ from
+# what the GitOps tool applied and never sync.
+NO_AUTOGEN = {"pod-policies.kyverno.io/autogen-controllers": "none"}
 # OIDC issuers of the CI systems whose keyless Cosign signatures are trusted.
 CI_ISSUER = {"github-actions": "https://token.actions.githubusercontent.com",
              "gitlab-ci": "https://gitlab.com"}
@@ -150,6 +155,80 @@ def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
     return policies
 
 
+def _mirror_rule(field: str, targets: dict[str, str], match: dict[str, Any],
+                 exclude: dict[str, Any] | None) -> dict[str, Any]:
+    """Rewrite the images of one container list whose normalised reference
+    (`image_normalize`: registry, `library/` for Docker Hub's official images, tag or digest)
+    starts with a cached registry: the registry is replaced by its cache, the rest is kept."""
+    foreach = []
+    for host, target in sorted(targets.items()):
+        pattern = "^" + host.replace(".", "[.]") + "/"
+        foreach.append({
+            "list": f"request.object.spec.{field}",
+            "preconditions": {"all": [{
+                "key": f"{{{{ starts_with(image_normalize(element.image), '{host}/') }}}}",
+                "operator": "Equals", "value": True}]},
+            "patchStrategicMerge": {"spec": {field: [{
+                "name": "{{ element.name }}",
+                "image": f"{{{{ regex_replace_all_literal('{pattern}', "
+                         f"image_normalize(element.image), '{target}/') }}}}"}]}},
+        })
+    rule: dict[str, Any] = {
+        "name": f"mirror-{field.lower()}",
+        "match": match,
+        "preconditions": {"all": [{"key": "{{ request.operation || 'BACKGROUND' }}",
+                                   "operator": "Equals", "value": "CREATE"}]},
+        "mutate": {"foreach": foreach},
+    }
+    if exclude:
+        rule["exclude"] = exclude
+    return rule
+
+
+def _mirror_policies(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
+    """Public images through the platform registry's caches (render/mirrors.py): rewritten when
+    a pod is created. A cloud registry serves every namespace but the distribution's; Harbor,
+    which runs on this platform, only the application namespaces (see mirrors.py). With a cloud
+    registry a report policy lists pods still pulling from elsewhere (the distribution's
+    namespaces aside), so a chart that brings an uncached registry shows up in policy reports."""
+    targets = mirrors.targets(plan, cluster)
+    if mirrors.harbor(plan):
+        match, exclude = _application_pods(plan), None
+    else:
+        match = {"any": [{"resources": {"kinds": ["Pod"]}}]}
+        exclude = {"any": [{"resources": {"namespaces": list(SYSTEM)}}]}
+    where = ("the application namespaces" if mirrors.harbor(plan)
+             else "every namespace but the distribution's")
+    policies = [obj("kyverno.io/v1", "ClusterPolicy", MIRROR_POLICY, labels=MANAGED_BY,
+                    annotations={
+                        **NO_AUTOGEN,
+                        "policies.kyverno.io/title": "Public images through the caches",
+                        "policies.kyverno.io/description":
+                            f"Pods in {where} pull Docker Hub, GitHub, Quay, registry.k8s.io "
+                            "and ECR Public images through the platform registry's "
+                            "pull-through caches."},
+                    spec={"background": False, "rules": [
+                        _mirror_rule(field, targets, match, exclude)
+                        for field in ("containers", "initContainers")]})]
+    if not mirrors.harbor(plan):
+        registry = platform_registry(plan)
+        policies.append(obj(
+            "kyverno.io/v1", "ClusterPolicy", PLATFORM_IMAGES_AUDIT, labels=MANAGED_BY,
+            annotations={**NO_AUTOGEN,
+                         "policies.kyverno.io/title": "Images outside the platform registry"},
+            spec={"validationFailureAction": "Audit", "background": True, "rules": [{
+                "name": "platform-registry", "match": match, "exclude": exclude,
+                "validate": {
+                    "message": f"images should come from {registry} or its caches",
+                    "foreach": [{"list": "request.object.spec.[ephemeralContainers, "
+                                         "initContainers, containers][]",
+                                 "deny": {"conditions": {"any": [{
+                                     "key": "{{ element.image }}",
+                                     "operator": "AnyNotIn",
+                                     "value": [registry]}]}}}]}}]}))
+    return policies
+
+
 def _kyverno(plan: Plan, cluster: Cluster, exempt: list[str]) -> Addon:
     production = cluster.environment == plan.topology.production
     # Three admission replicas in production: the webhook is on every API write's path.
@@ -161,6 +240,11 @@ def _kyverno(plan: Plan, cluster: Cluster, exempt: list[str]) -> Addon:
         "reportsController": {"replicas": 2 if production else 1},
     }
     policies = _kyverno_policies(plan, exempt)
+    if mirrors.enabled(plan):
+        policies += _mirror_policies(plan, cluster)
+        if not mirrors.harbor(plan):
+            # Kyverno does not admit its own pods: its images are set to the cache directly.
+            values["global"] = {"image": {"registry": mirrors.targets(plan, cluster)["ghcr.io"]}}
     if _previews(plan) and cluster == preview_cluster(plan):
         policies.append(_preview_network_policies(plan, cluster))
     return Addon(name=KYVERNO, namespace=KYVERNO, phase="core", chart=KYVERNO, values=values,

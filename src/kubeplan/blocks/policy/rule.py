@@ -36,6 +36,8 @@ VERIFIER = {
     "pod-security-admission": "Sigstore policy-controller (ClusterImagePolicy: Cosign "
                               "signatures, images from the platform registry only)",
 }
+MIRROR = ("Kyverno mutate rules sending public images (Docker Hub, GitHub, Quay, registry.k8s.io, "
+          "ECR Public) through the platform registry's pull-through caches")
 PREVIEW_NETWORK = ("Kyverno generate rules that give every preview namespace the application "
                    "namespace's NetworkPolicies (default deny and the same allowances)")
 
@@ -79,19 +81,32 @@ class Policy(Rule):
         out: tuple[str, ...] = COMPONENTS[choice]
         if self.parameters(choice, ctx)["verifyImages"]:
             out = (*out, VERIFIER[choice])
+            if choice == "kyverno":
+                out = (*out, MIRROR)
         if choice == "kyverno" and ctx.get("delivery.previewEnvironments"):
             out = (*out, PREVIEW_NETWORK)
         return out
 
     def warnings(self, choice: str, ctx: Context) -> tuple[str, ...]:
+        if choice == "kyverno":
+            return ()
+        out: list[str] = []
+        # The registry's pull-through caches are used because Kyverno rewrites image
+        # references when pods are created; nothing else here does.
+        if self.parameters(choice, ctx)["verifyImages"]:
+            out.append(f"with policy {choice} nothing sends public images through the platform "
+                       "registry's pull-through caches: the clusters pull Docker Hub, GitHub, "
+                       "Quay and registry.k8s.io directly; use policy: kyverno, or set each "
+                       "chart's image registry to the cache (IMAGE_MIRROR)")
         # Preview namespaces appear at run time, after the baseline's policies were written;
         # only a policy engine that generates resources (Kyverno) can give them their own.
-        if choice == "kyverno" or not ctx.get("delivery.previewEnvironments"):
-            return ()
-        return (f"preview namespaces get no default-deny NetworkPolicies with policy {choice}: "
-                "they are created per pull request, after the baseline's policies were "
-                "written, and only Kyverno can generate them into new namespaces; use policy: "
-                "kyverno, or ship a default-deny NetworkPolicy in the service's deploy folder",)
+        if ctx.get("delivery.previewEnvironments"):
+            out.append(f"preview namespaces get no default-deny NetworkPolicies with policy "
+                       f"{choice}: they are created per pull request, after the baseline's "
+                       "policies were written, and only Kyverno can generate them into new "
+                       "namespaces; use policy: kyverno, or ship a default-deny NetworkPolicy "
+                       "in the service's deploy folder")
+        return tuple(out)
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
         posture: str = ctx.get("security.posture")

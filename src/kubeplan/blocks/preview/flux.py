@@ -10,8 +10,10 @@ Kustomization (prune: true) then deletes everything the request created.
 
 Whoever can write to that branch decides what the `previews` Kustomization applies, so it does
 not run as the controller: it impersonates a service account that may only manage those kinds,
-and an admission policy holds it to `pr-<number>` namespaces and to child Kustomizations that
-run as the preview's own, namespace-bound service account.
+and an admission policy holds it to `pr-<number>` namespaces carrying exactly the preview
+namespace metadata (`namespace.py`: the labels and annotations the platform's policies and the
+mesh select by) and to child Kustomizations that run as the preview's own, namespace-bound
+service account.
 """
 
 from __future__ import annotations
@@ -33,16 +35,17 @@ from kubeplan.render.delivery import (
 from kubeplan.render.delivery.service import (
     APP_KINDS,
     DEPLOY_PATH,
-    RESTRICTED,
     hostname_patch,
     scm_external_secret,
 )
 from kubeplan.render.gitops import flux as flux_tree
-from kubeplan.render.gitops.baseline import image_policy_labels
-from kubeplan.render.gitops.network import PREVIEW_LABEL, preview_parent_ref
+from kubeplan.render.gitops.network import preview_parent_ref
+
+from .namespace import admission_checks, cel_string, metadata
 
 SOURCE_API = flux_tree.SOURCE_API
 KUSTOMIZE_API = flux_tree.KUSTOMIZE_API
+KUSTOMIZE_GROUP = KUSTOMIZE_API.split("/")[0]
 # The service account of the `previews` Kustomization, and the one each preview deploys as.
 REQUESTS_ACCOUNT = "previews"
 DEPLOYER = "preview-deployer"
@@ -73,7 +76,7 @@ def parent_patch(plan: Plan) -> dict[str, Any]:
             "patch": json.dumps(ops, separators=(",", ":"))}
 
 
-def _namespace_regex(pattern: str) -> str:
+def namespace_regex(pattern: str) -> str:
     before, after = pattern.split("{number}")
     return f"^{re.escape(before)}[0-9]+{re.escape(after)}$"
 
@@ -88,10 +91,12 @@ def request_template(plan: Plan) -> list[dict[str, Any]]:
     host = str(decision.param("hostPattern")).format(number=number)
     repos = repositories(plan)
     source = f"{service}-pr-{number}"
+    required = metadata(plan)
+    namespace_meta: dict[str, Any] = {"name": namespace, "labels": required.labels}
+    if required.annotations:
+        namespace_meta["annotations"] = required.annotations
     return [
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": namespace, "labels": {**RESTRICTED, **PREVIEW_LABEL,
-                                                    **image_policy_labels(plan)}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": namespace_meta},
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": DEPLOYER, "namespace": namespace},
          "automountServiceAccountToken": False},
@@ -125,7 +130,8 @@ def cluster_objects(plan: Plan, token: str, store: str) -> list[dict[str, Any]]:
     """The preview cluster's side: the requests' source and Kustomization, their service
     accounts' rights, and the admission policy that bounds them."""
     decision = plan.decision("preview")
-    namespaces = _namespace_regex(str(decision.param("namespacePattern")))
+    # A CEL string literal (re.escape's backslashes escaped for CEL, kept for RE2).
+    namespaces = cel_string(namespace_regex(str(decision.param("namespacePattern"))))
     repos = repositories(plan)
     requests = preview_requests_dir(plan)
     account = f"system:serviceaccount:{FLUX_NAMESPACE}:{REQUESTS_ACCOUNT}"
@@ -136,26 +142,23 @@ def cluster_objects(plan: Plan, token: str, store: str) -> list[dict[str, Any]]:
     deployer_rules: dict[str, list[str]] = {}
     for kind, group in APP_KINDS.items():
         deployer_rules.setdefault(group, []).append(_resource(kind))
-    # The labels the baseline's policies select preview namespaces by: a request that drops
-    # one would escape Pod Security, the image policies or the generated NetworkPolicies.
-    required = {**RESTRICTED, **PREVIEW_LABEL, **image_policy_labels(plan)}
-    labelled = " && ".join(
-        f"'{key}' in object.metadata.labels && object.metadata.labels['{key}'] == '{value}'"
-        for key, value in sorted(required.items()))
+    # A request's namespace carries exactly the preview metadata (see namespace.py), plus the
+    # owner labels kustomize-controller sets on everything it applies.
+    owner = {f"{KUSTOMIZE_GROUP}/name": cel_string(PREVIEWS_ADDON),
+             f"{KUSTOMIZE_GROUP}/namespace": cel_string(FLUX_NAMESPACE)}
+    variables, namespace_checks = admission_checks(
+        metadata(plan), owner, {},
+        unless="request.operation == 'DELETE' || request.resource.resource != 'namespaces'")
     validations = [
         {"expression": f"request.resource.resource != 'namespaces' || "
-                       f"request.name.matches('{namespaces}')",
+                       f"request.name.matches({namespaces})",
          "message": "preview requests may only manage pull-request namespaces"},
-        {"expression": "request.operation == 'DELETE' || "
-                       "request.resource.resource != 'namespaces' || "
-                       f"(has(object.metadata.labels) && {labelled})",
-         "message": "preview namespaces keep the labels the platform's policies select them by "
-                    f"({', '.join(f'{k}={v}' for k, v in sorted(required.items()))})"},
+        *namespace_checks,
         {"expression": f"request.resource.resource == 'namespaces' || "
                        f"(request.resource.resource == 'gitrepositories' ? "
                        f"request.namespace == '{FLUX_NAMESPACE}' && "
                        f"request.name.matches('-pr-[0-9]+$') : "
-                       f"request.namespace.matches('{namespaces}'))",
+                       f"request.namespace.matches({namespaces}))",
          "message": "preview requests may only create objects in pull-request namespaces "
                     f"(sources: {FLUX_NAMESPACE}/<service>-pr-<number>)"},
         {"expression": "request.operation == 'DELETE' || "
@@ -201,6 +204,7 @@ def cluster_objects(plan: Plan, token: str, store: str) -> list[dict[str, Any]]:
                  "resources": sorted(r for rs in REQUEST_RESOURCES.values() for r in rs)}]},
              "matchConditions": [{"name": "previews-account",
                                   "expression": f"request.userInfo.username == '{account}'"}],
+             "variables": variables,
              "validations": validations,
          }},
         {"apiVersion": "admissionregistration.k8s.io/v1",

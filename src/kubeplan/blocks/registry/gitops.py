@@ -26,7 +26,7 @@ from typing import Any
 
 from kubeplan.model import Cluster, Plan
 from kubeplan.render import naming
-from kubeplan.render.gitops import telemetry
+from kubeplan.render.gitops import outputs, telemetry
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.gitops.baseline import PRIORITY_STANDARD
 from kubeplan.render.gitops.network import (
@@ -47,6 +47,9 @@ JOBSERVICE_SECRET = "harbor-jobservice"
 REGISTRY_SECRET = "harbor-registry-http"
 REGISTRY_CREDENTIALS = "harbor-registry-credentials"
 DATABASE_SECRET = "harbor-database"
+# The CA certificates of the database server, added to the trust store of every Harbor
+# component that connects to it (the chart's `caBundleSecretName`: key `ca.crt`).
+DATABASE_CA_SECRET = "harbor-database-ca"
 STORAGE_SECRET = "harbor-storage"
 # The chart's entry Service (expose.type clusterIP: `expose.clusterIP.name`, port
 # `expose.clusterIP.ports.httpPort`) and what it selects: harbor-helm v1.19.1
@@ -155,13 +158,15 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         "portal": {"replicas": replicas},
         "trivy": {"enabled": True, "replicas": replicas, "skipUpdate": False},
         # The chart's internal PostgreSQL takes its password only inline: an external one,
-        # its password synced from the secret store.
+        # its password synced from the secret store, its certificate checked for the name.
         "database": {"type": "external", "external": {
-            "host": naming.harbor_database_host(plan, cluster.region), "port": "5432",
+            "host": _database_host(plan, cluster), "port": "5432",
             "username": "harbor", "coreDatabase": "registry",
             "existingSecret": DATABASE_SECRET, "sslmode": "verify-full"}},
         "metrics": {"enabled": True},
     }
+    if plan.metadata.provider == "gcp":
+        values["caBundleSecretName"] = DATABASE_CA_SECRET
     secrets = [
         telemetry.external_secret(ADMIN_SECRET, NAMESPACE, {
             "HARBOR_ADMIN_PASSWORD": key(plan, cluster, "harbor-admin-password")}),
@@ -184,6 +189,11 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         telemetry.external_secret(DATABASE_SECRET, NAMESPACE, {
             "password": key(plan, cluster, "harbor-database-password")}),
     ]
+    if plan.metadata.provider == "gcp":
+        # Written by the registry Terraform layer (terraform_harbor_database.py): public
+        # certificates, synced like the credentials so no certificate sits in Git.
+        secrets.append(telemetry.external_secret(DATABASE_CA_SECRET, NAMESPACE, {
+            "ca.crt": key(plan, cluster, f"harbor-database-ca-{cluster.region}")}))
     # The credentials exist before Harbor starts (its pods mount them): their own unit.
     credentials = Addon(name=f"{RELEASE}-credentials", namespace=NAMESPACE, phase="platform",
                         objects=(*storage_objects, *secrets), objects_phase="platform")
@@ -191,6 +201,17 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
             Addon(name=RELEASE, namespace=NAMESPACE, phase="platform", chart="harbor",
                   values=values, objects=tuple(_exposure(plan, cluster)),
                   depends_on=(credentials.name,))]
+
+
+def _database_host(plan: Plan, cluster: Cluster) -> str:
+    """The name Harbor connects to, which the server certificate must carry (`verify-full`).
+    GCP: Cloud SQL's DNS name of the site's instance, known after the registry layer's apply
+    (a platform output; its certificate is issued by Google's CA for that name only).
+    Elsewhere the name the operator provisions (`naming.harbor_database_host`)."""
+    if plan.metadata.provider == "gcp":
+        site = naming.harbor_regions(plan).index(cluster.region)
+        return outputs.var(outputs.HARBOR_DATABASE_HOSTS[site])
+    return naming.harbor_database_host(plan, cluster.region)
 
 
 def _route(name: str, host: str, backend: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,9 @@ PROVIDER_REGISTRY = {
 }
 PROVIDER_NAME = {"gcp": "Artifact Registry", "aws": "Amazon ECR",
                  "azure": "Azure Container Registry Premium"}
+PULL_THROUGH = {"gcp": "Artifact Registry remote repositories",
+                "aws": "ECR pull-through cache rules",
+                "azure": "ACR cache rules"}
 OBJECT_STORE = {
     "gcp": "Google Cloud Storage bucket",
     "aws": "Amazon S3 bucket",
@@ -37,6 +40,9 @@ HARBOR = (
     "Harbor (Trivy scanning on push, project quotas, webhooks, immutable tag rules)",
     "cosign signature enforcement (Harbor project policy: unsigned images cannot be pulled)",
 )
+# Postures under which the clusters pull public images only through the platform registry's
+# pull-through caches (render/mirrors.py): the same postures that admit only signed images.
+PULL_THROUGH_POSTURES = ("hardened", "regulated")
 NO_PROVIDER_REGISTRY = "on-prem has no provider container registry"
 NO_PROVIDER_HINT = "use registry: harbor on-prem (spec.delivery.registry: harbor or auto)"
 
@@ -95,17 +101,24 @@ class Registry(Rule):
         regions: list[str] = ctx.get("regions")
         return {"replicateTo": regions[1] if len(regions) > 1 else "",
                 "immutableTags": True,
-                "scanOnPush": True}
+                "scanOnPush": True,
+                "pullThrough": ctx.get("security.posture") in PULL_THROUGH_POSTURES}
 
     def components(self, choice: str, ctx: Context) -> tuple[str, ...]:
         provider = ctx.provider
         second = str(self.parameters(choice, ctx)["replicateTo"])
         if choice == "harbor":
             out = [*HARBOR, f"{OBJECT_STORE[provider]} as Harbor's image storage"]
+            if self.parameters(choice, ctx)["pullThrough"]:
+                out.append("Harbor proxy-cache projects for Docker Hub, GitHub, Quay, "
+                           "registry.k8s.io and ECR Public")
             if second:
                 out.append(f"Harbor replication rule to a second Harbor in {second}")
             return tuple(out)
         out = [PROVIDER_REGISTRY[provider]]
+        if self.parameters(choice, ctx)["pullThrough"]:
+            out.append(f"{PULL_THROUGH[provider]} for Docker Hub, GitHub, Quay, registry.k8s.io "
+                       "and ECR Public")
         if second and provider == "gcp":
             # Artifact Registry has no cross-region replication of one repository.
             out.append(f"a second Artifact Registry repository in {second} (CI pushes to both)")

@@ -7,8 +7,9 @@ nodes, and AcrPull for each cluster's kubelet identity. Its public endpoint stay
 
 from __future__ import annotations
 
+from kubeplan.render import mirrors
 from kubeplan.render.terraform import azure, roots
-from kubeplan.render.terraform.hcl import Block, Value, block, ref
+from kubeplan.render.terraform.hcl import Block, Value, block, ref, template
 from kubeplan.render.terraform.model import Contribution, Output, TerraformEnv, module_block, slug
 
 LAYER = "registry"
@@ -63,12 +64,26 @@ def contribute(env: TerraformEnv, regions: list[str]) -> Contribution:
             "private_dns_zone_resource_ids": [env.remote("network", "private_dns_zones")
                                               .index("registry")]}},
         "role_assignments": pulls,
+        **({"cache_rules": _cache_rules()} if mirrors.enabled(env.plan) else {}),
         "enable_telemetry": False,
         "tags": env.labels,
     }))
     login = ref("module.registry.login_server")
+    platform: dict[str, Value] = {"REGISTRY_URL": login}
+    if mirrors.enabled(env.plan):
+        platform[mirrors.OUTPUT] = template(login, f"/{mirrors.ACR_PREFIX}")
     return Contribution(LAYER, FILE, tuple(blocks),
                         outputs=(Output("registry_login_server", login,
                                         "Registry login server (image prefix)."),),
                         gitops={f"registry.url.{regions[0]}": login},
-                        platform={"REGISTRY_URL": login})
+                        platform=platform)
+
+
+def _cache_rules() -> dict[str, Value]:
+    """One repository-level wildcard rule per public registry, `mirror/<name>/*` -> `<host>/*`
+    (wildcard rules may not overlap, so each has its own target). Anonymous: ACR pulls Docker
+    Hub and the others unauthenticated; geo-replicas serve the cache in the second region."""
+    return {upstream.name: {"name": f"mirror-{upstream.name}",
+                            "source_repository": f"{upstream.host}/*",
+                            "target_repository": f"{mirrors.ACR_PREFIX}/{upstream.name}/*"}
+            for upstream in mirrors.UPSTREAMS}

@@ -5,7 +5,8 @@ here through its API (goharbor/harbor provider), once the first sync has Harbor 
 
 - projects: `platform` (upstream images the platform mirrors, vets and signs), one per
   application team, and, when the posture admits only images from the platform registry,
-  proxy-cache projects for docker.io, ghcr.io, quay.io and registry.k8s.io;
+  proxy-cache projects for the public registries of render/mirrors.py, which the
+  application namespaces' images are rewritten to;
 - per project: a storage quota, scan on push, `prevent vulnerable images from running` at the
   posture's severity, cosign signature enforcement where the posture asks for signed images,
   tag immutability (cosign's `sha256-*` tags excepted), a retention policy (the last releases,
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubeplan.model import Plan
-from kubeplan.render import naming
+from kubeplan.render import mirrors, naming
 from kubeplan.render.delivery import PREVIEW_TAG_PREFIX, SCAN_SEVERITY
 from kubeplan.render.gitops import telemetry
 from kubeplan.render.terraform import roots
@@ -88,24 +89,6 @@ COSIGN_TAGS = "sha256-*"
 SECRET_LENGTH = 40
 WEBHOOK_URL = "alert_webhook_url"
 
-
-@dataclass(frozen=True)
-class Upstream:
-    """A registry the proxy-cache project `project` pulls through (provider_name per the
-    goharbor/harbor provider's `harbor_registry`)."""
-
-    project: str
-    host: str
-    provider_name: str
-    endpoint: str
-
-
-UPSTREAMS: tuple[Upstream, ...] = (
-    Upstream("dockerhub", "docker.io", "docker-hub", "https://hub.docker.com"),
-    Upstream("ghcr", "ghcr.io", "github", "https://ghcr.io"),
-    Upstream("quay", "quay.io", "quay", "https://quay.io"),
-    Upstream("k8s", "registry.k8s.io", "docker-registry", "https://registry.k8s.io"),
-)
 
 ROBOT_SECRET_VERSION = Variable(
     "robot_secret_version", "number",
@@ -183,7 +166,7 @@ def alert_receiver(plan: Plan) -> Receiver | None:
 class Project:
     name: str
     quota_gib: int
-    upstream: Upstream | None = None  # a proxy cache of that registry
+    upstream: mirrors.Upstream | None = None  # a proxy cache of that registry
 
     @property
     def replicated(self) -> bool:
@@ -196,8 +179,8 @@ def projects(plan: Plan) -> tuple[Project, ...]:
     from, the proxy caches."""
     out = [Project(PLATFORM_PROJECT, PLATFORM_QUOTA_GIB)]
     out += [Project(team, team_quota_gib(plan)) for team in teams(plan)]
-    if signed_only(plan):
-        out += [Project(u.project, PROXY_QUOTA_GIB, upstream=u) for u in UPSTREAMS]
+    if mirrors.enabled(plan):
+        out += [Project(u.name, PROXY_QUOTA_GIB, upstream=u) for u in mirrors.UPSTREAMS]
     return tuple(out)
 
 
@@ -238,7 +221,7 @@ def _project_blocks(env: TerraformEnv, region: str, project: Project) -> list[Bl
         upstream = project.upstream
         blocks.append(_resource(
             env, region, "harbor_registry", key, name=upstream.host,
-            provider_name=upstream.provider_name, endpoint_url=upstream.endpoint,
+            provider_name=upstream.harbor_provider, endpoint_url=upstream.harbor_endpoint,
             description=f"{upstream.host}, pulled through project {project.name}",
             insecure=False))
         settings["registry_id"] = ref("harbor_registry", key, "registry_id")

@@ -1,5 +1,5 @@
 """service_mesh in the cluster: Istio in ambient mode (istio-base, istiod, istio-cni, ztunnel)
-with mutual TLS STRICT mesh-wide, or Linkerd with an externally issued identity certificate.
+with mutual TLS STRICT mesh-wide (Linkerd is refused by the rule: see LINKERD_REFUSED).
 Application namespaces join the mesh through the baseline's namespace labels. Cilium's mesh is
 configured on the Cilium chart by the network_policy block.
 """
@@ -14,7 +14,6 @@ from kubeplan.render.gitops.baseline import PRIORITY_CRITICAL
 from kubeplan.render.gitops.objects import MANAGED_BY, obj
 
 ISTIO_NAMESPACE = "istio-system"
-LINKERD_NAMESPACE = "linkerd"
 # Istio's Helm charts read the cluster platform for its CNI paths (GKE's /home/kubernetes/bin).
 PLATFORM = {"gcp": "gke", "aws": "eks", "azure": "aks"}
 
@@ -63,32 +62,8 @@ def _istio(plan: Plan, cluster: Cluster) -> list[Addon]:
     ]
 
 
-def _linkerd(plan: Plan, cluster: Cluster) -> list[Addon]:
-    production = cluster.environment == plan.topology.production
-    values: dict[str, Any] = {
-        # The identity issuer certificate is issued outside the chart (cert-manager), so no
-        # private key is ever written into values.
-        "identity": {"externalCA": True},
-        "controllerReplicas": 3 if production else 1,
-        "enablePodAntiAffinity": production,
-        "enablePodDisruptionBudget": production,
-        "priorityClassName": PRIORITY_CRITICAL,
-    }
-    return [
-        Addon(name="linkerd-crds", namespace=LINKERD_NAMESPACE, phase="crds",
-              chart="linkerd-crds"),
-        Addon(name="linkerd-control-plane", namespace=LINKERD_NAMESPACE, phase="core",
-              chart="linkerd-control-plane", values=values, depends_on=("linkerd-crds",),
-              pod_security="privileged",
-              pod_security_reason="linkerd-init sets up each meshed pod's iptables with "
-                                  "NET_ADMIN (no CNI plugin installed)"),
-    ]
-
-
 def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
     choice = plan.choice("service_mesh")
     if choice == "istio":
         return _istio(plan, cluster)
-    if choice == "linkerd":
-        return _linkerd(plan, cluster)
     return []

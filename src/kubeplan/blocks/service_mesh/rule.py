@@ -17,6 +17,13 @@ from kubeplan.model import Scalar
 # From about this many services, uniform mTLS, retries and per-route telemetry across teams are
 # worth the ztunnel per node, the waypoints and the mesh upgrades; below it they are not.
 MESH_SERVICES = 30
+# Why an explicit Linkerd is refused rather than rendered half-working.
+LINKERD_REFUSED = (
+    "Linkerd cannot be built to run here yet: without its CNI plugin every meshed pod needs the "
+    "linkerd-init container with NET_ADMIN, which the restricted Pod Security Standard that "
+    "kubeplan enforces in application namespaces refuses, and its identity needs a trust anchor "
+    "distributed by trust-manager; kubeplan's pinned upstream data has neither the linkerd2-cni "
+    "nor the trust-manager chart to render and validate them")
 # Postures that need encryption and authentication between services even when not asked.
 MTLS_POSTURES = ("regulated",)
 
@@ -46,7 +53,8 @@ class ServiceMesh(Rule):
                "STRICT.",
                "Uniform mTLS, identity-based authorisation and telemetry without sidecars; "
                "istiod, ztunnel and waypoints are more components to upgrade and understand."),
-        Choice("linkerd", "Linkerd with its small Rust sidecar proxies.",
+        Choice("linkerd", "Linkerd with its small Rust sidecar proxies (not buildable yet: "
+               "needs its CNI plugin and trust-manager, which kubeplan has no data for).",
                "The simplest mesh to operate, mTLS on by default; a sidecar in every pod, and "
                "stable releases now come from Buoyant's distribution (open source publishes "
                "edge releases)."),
@@ -111,6 +119,10 @@ class ServiceMesh(Rule):
         return base
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
+        if choice == "linkerd":
+            return Conflict(LINKERD_REFUSED, ("spec", "security", "posture"),
+                            "use service_mesh: istio (ambient mode: no privileged container in "
+                            "application pods) or drop the override")
         if choice == "none" and ctx.get("security.mtls") == "required":
             return Conflict("mTLS between services is required but no mesh would provide it",
                             ("spec", "security", "mtls"),

@@ -115,6 +115,35 @@ def check_script(venv: str, sudo: bool) -> list[str]:
 CI_IDENTITY_SOURCE = ("the CI's OIDC trust in the cloud, set up once per repository (not "
                       "rendered by kubeplan)")
 
+# The platform pipeline's own identities (plan: repository level; apply: one per CI
+# environment) are created by `terraform/bootstrap/`, the one step applied by hand: its outputs,
+# by CI setting. The apply outputs are maps keyed by environment.
+BOOTSTRAP_DIR = "terraform/bootstrap"
+PLATFORM_IDENTITY_OUTPUTS = {
+    "GCP_WORKLOAD_IDENTITY_PROVIDER": "gcp_workload_identity_provider",
+    "GCP_PLAN_SERVICE_ACCOUNT": "gcp_plan_service_account",
+    "GCP_APPLY_SERVICE_ACCOUNT": "gcp_apply_service_accounts",
+    "AWS_PLAN_ROLE_ARN": "aws_plan_role_arn",
+    "AWS_APPLY_ROLE_ARN": "aws_apply_role_arns",
+    "AZURE_TENANT_ID": "azure_tenant_id",
+    "AZURE_SUBSCRIPTION_ID": "azure_subscription_id",
+    "AZURE_PLAN_CLIENT_ID": "azure_plan_client_id",
+    "AZURE_APPLY_CLIENT_ID": "azure_apply_client_ids",
+}
+
+def cosign_save(reference: str, directory: str, flags: str = "") -> str:
+    """Shell command saving an image with its signatures and attestations to `directory`
+    (cosign save/load replace `cosign copy`, deprecated in cosign 3). `reference` and
+    `directory` are shell words, quoted here."""
+    return f'cosign save{flags} --dir "{directory}" "{reference}"'
+
+
+def cosign_load(directory: str, reference: str, flags: str = "") -> str:
+    """Shell command pushing what `cosign_save` wrote to `reference` (a tag: the digest of the
+    saved image is kept)."""
+    return f'cosign load{flags} --dir "{directory}" "{reference}"'
+
+
 # Cloud audiences of the CI's OIDC tokens.
 AWS_AUDIENCE = "sts.amazonaws.com"
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
@@ -376,36 +405,54 @@ def platform_settings(plan: Plan) -> tuple[Setting, ...]:
     return (package, *_identity_settings(plan))
 
 
+def bootstrap_source(setting: str, per_environment: bool = False) -> str:
+    """Where a platform identity setting comes from: a bootstrap output (for an apply
+    identity, the environment's key of the output map)."""
+    key = '["<environment>"]' if per_environment else ""
+    return f"Terraform output `{PLATFORM_IDENTITY_OUTPUTS[setting]}{key}` of `{BOOTSTRAP_DIR}`"
+
+
+def ci_issuer(plan: Plan) -> str:
+    """The issuer of the CI's OIDC tokens: GitHub's, or the GitLab instance of the platform
+    repository."""
+    if plan.choice("ci") == "github-actions":
+        return SIGNATURE_ISSUER["github-actions"]
+    return f"https://{repositories(plan).host}"
+
+
 def _identity_settings(plan: Plan) -> tuple[Setting, ...]:
     provider = plan.metadata.provider
-    tf = CI_IDENTITY_SOURCE
+    names: tuple[tuple[str, str, str], ...] = ()
     if provider == "gcp":
-        return (
-            Setting("GCP_WORKLOAD_IDENTITY_PROVIDER", "variable", "repository",
-                    "Workload Identity Federation provider (full resource name)", tf),
-            Setting("GCP_PLAN_SERVICE_ACCOUNT", "variable", "repository",
-                    "service account with read access to every environment's state and "
-                    "resources, for plans", tf),
-            Setting("GCP_APPLY_SERVICE_ACCOUNT", "variable", "environment",
-                    "service account that may change this environment", tf),
+        names = (
+            ("GCP_WORKLOAD_IDENTITY_PROVIDER", "repository",
+             "Workload Identity Federation provider of the platform pipeline (full resource "
+             "name)"),
+            ("GCP_PLAN_SERVICE_ACCOUNT", "repository",
+             "service account with read access to every environment's state and resources, "
+             "for plans"),
+            ("GCP_APPLY_SERVICE_ACCOUNT", "environment",
+             "service account that may change this environment"),
         )
-    if provider == "aws":
-        return (
-            Setting("AWS_PLAN_ROLE_ARN", "variable", "repository",
-                    "IAM role (read-only, state read) trusted for pull requests", tf),
-            Setting("AWS_APPLY_ROLE_ARN", "variable", "environment",
-                    "IAM role trusted only for this environment's deployments", tf),
+    elif provider == "aws":
+        names = (
+            ("AWS_PLAN_ROLE_ARN", "repository",
+             "IAM role (read-only, state read) trusted for pull requests"),
+            ("AWS_APPLY_ROLE_ARN", "environment",
+             "IAM role trusted only for this environment's deployments"),
         )
-    if provider == "azure":
-        return (
-            Setting("AZURE_TENANT_ID", "variable", "repository", "Entra ID tenant", tf),
-            Setting("AZURE_SUBSCRIPTION_ID", "variable", "repository", "subscription", tf),
-            Setting("AZURE_PLAN_CLIENT_ID", "variable", "repository",
-                    "application with a federated credential for pull requests (Reader)", tf),
-            Setting("AZURE_APPLY_CLIENT_ID", "variable", "environment",
-                    "application with a federated credential for this environment", tf),
+    elif provider == "azure":
+        names = (
+            ("AZURE_TENANT_ID", "repository", "Entra ID tenant"),
+            ("AZURE_SUBSCRIPTION_ID", "repository", "subscription of the state account"),
+            ("AZURE_PLAN_CLIENT_ID", "repository",
+             "managed identity with a federated credential for plans (Reader)"),
+            ("AZURE_APPLY_CLIENT_ID", "environment",
+             "managed identity with a federated credential for this environment's deployment"),
         )
-    return ()
+    return tuple(Setting(name, "variable", scope, what,
+                         bootstrap_source(name, scope == "environment"))
+                 for name, scope, what in names)
 
 
 def registry_contract(access: RegistryAccess) -> tuple[str, ...]:
@@ -431,10 +478,12 @@ def registry_contract(access: RegistryAccess) -> tuple[str, ...]:
 
 __all__ = [
     "ARGOCD_NAMESPACE",
+    "BOOTSTRAP_DIR",
     "DEFAULT_BRANCH",
     "EXAMPLE_DIR",
     "FLUX_NAMESPACE",
     "PACKAGE_SETTING",
+    "PLATFORM_IDENTITY_OUTPUTS",
     "PREVIEWS_ADDON",
     "PREVIEW_BRANCH",
     "PREVIEW_TEMPLATE",
@@ -449,8 +498,12 @@ __all__ = [
     "Repositories",
     "Setting",
     "Stage",
+    "bootstrap_source",
     "build_environment",
+    "ci_issuer",
     "copies_releases",
+    "cosign_load",
+    "cosign_save",
     "pipeline_stages",
     "platform_settings",
     "preview_cluster",

@@ -44,11 +44,6 @@ SCM_TOKEN_ITEM = "scm-read-token"
 # The kinds a service's `deploy/` holds, by API group: what its Argo CD projects may create.
 APP_KINDS = {"ServiceAccount": "", "Deployment": "apps", "Service": "",
              "HTTPRoute": "gateway.networking.k8s.io", "NetworkPolicy": "networking.k8s.io"}
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-}
 # The port of the service's Service, which its HTTPRoute sends to.
 ROUTE_PORT = 80
 # Under a multi-cluster Gateway, release objects whose service routes attach to the platform

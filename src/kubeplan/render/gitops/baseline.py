@@ -77,18 +77,22 @@ def namespaces_of(addon: Addon) -> list[str]:
     return sorted(found - SYSTEM_NAMESPACES)
 
 
-def _namespace(name: str, tier: str, level: str, reason: str, version: str, *,
-               extra_labels: dict[str, str]) -> dict[str, Any]:
-    labels = {
-        **MANAGED_BY,
-        TIER_LABEL: tier,
+def pod_security_labels(level: str, version: str) -> dict[str, str]:
+    """Pod Security Admission labels of a namespace enforcing `level`, pinned to the cluster's
+    Kubernetes minor version (preview namespaces carry the same as the application's)."""
+    return {
         "pod-security.kubernetes.io/enforce": level,
         "pod-security.kubernetes.io/enforce-version": f"v{version}",
         # Audit and warn stay at restricted, so an exception still shows what it permits.
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",
-        **extra_labels,
     }
+
+
+def _namespace(name: str, tier: str, level: str, reason: str, version: str, *,
+               extra_labels: dict[str, str]) -> dict[str, Any]:
+    labels = {**MANAGED_BY, TIER_LABEL: tier, **pod_security_labels(level, version),
+              **extra_labels}
     # Never pruned by either GitOps tool: deleting a namespace deletes everything in it.
     annotations = {"argocd.argoproj.io/sync-options": "Prune=false",
                    "kustomize.toolkit.fluxcd.io/prune": "disabled"}
@@ -174,10 +178,6 @@ def _app_net(plan: Plan, ctx: network.Context) -> NamespaceNet:
     if plan.choice("tracing") != "none":
         apps.egress_to_namespaces.append(
             (ctx.monitoring, tcp(*OTLP_PORTS), "spans and metrics to the OpenTelemetry Collector"))
-    if ctx.mesh == "linkerd":
-        apps.egress_to_namespaces.append(
-            ("linkerd", [], "meshed pods' proxies reach Linkerd's identity and destination "
-                            "services"))
     return apps
 
 
@@ -303,11 +303,15 @@ def _cluster_objects() -> list[dict[str, Any]]:
     return out
 
 
-def _mesh_labels(plan: Plan) -> dict[str, str]:
+def mesh_enrolment(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) that put an application namespace's pods in the mesh: Istio's
+    ambient data plane by label (Cilium's mesh needs nothing). The application namespace and
+    every preview namespace carry them; annotations are returned too for meshes that enrol by
+    annotation."""
     mesh = plan.choice("service_mesh")
     if mesh == "istio":
-        return {"istio.io/dataplane-mode": "ambient"}
-    return {}
+        return {"istio.io/dataplane-mode": "ambient"}, {}
+    return {}, {}
 
 
 def sigstore_policy_controller(plan: Plan) -> bool:
@@ -340,10 +344,10 @@ def baseline_addon(plan: Plan, cluster: Cluster, addons: Sequence[Addon]) -> Add
     for name in platform:
         level, reason = levels[name]
         objects.append(_namespace(name, TIER_PLATFORM, level, reason, version, extra_labels={}))
+    mesh_labels, mesh_annotations = mesh_enrolment(plan)
     app_ns = _namespace(naming.APP_NAMESPACE, TIER_APPS, "restricted", "", version, extra_labels=
-                        {**_mesh_labels(plan), **image_policy_labels(plan)})
-    if plan.choice("service_mesh") == "linkerd":
-        app_ns["metadata"]["annotations"]["linkerd.io/inject"] = "enabled"
+                        {**mesh_labels, **image_policy_labels(plan)})
+    app_ns["metadata"]["annotations"].update(mesh_annotations)
     objects.append(app_ns)
     objects.extend(_app_namespace_objects(plan, cluster))
     objects.extend(network_policies(plan, cluster, addons, platform))

@@ -56,13 +56,12 @@ WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
     "aws-load-balancer-controller": (9443,),
     "policy-controller": (8443,),
     "istiod": (15017,),
-    "linkerd-control-plane": (8443, 8089, 9443),
     "rook-ceph": (9443,),
 }
 # Charts known to serve no webhook (so they get no webhook allowance at all).
 NO_WEBHOOKS = frozenset({
     "argo-cd", "flux2", "external-dns", "gateway-helm", "istio-base", "istio-cni", "ztunnel",
-    "linkerd-crds", "cilium", "rook-ceph-cluster", "harbor", "kured", "velero", "grafana",
+    "cilium", "rook-ceph-cluster", "harbor", "kured", "velero", "grafana",
     "thanos", "loki", "alloy", "tempo", "tempo-distributed", "jaeger", "fluent-bit", "eck-stack",
     "opentelemetry-collector",
 })

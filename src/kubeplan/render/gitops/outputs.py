@@ -29,7 +29,15 @@ PLATFORM: dict[str, str] = {
     "AZURE_DNS_RESOURCE_GROUP": "the resource group of the Azure DNS zone",
     "AZURE_KEY_VAULT_URL": "the URI of the environment's Azure Key Vault",
     "REGISTRY_URL": "the address (host and path) of the environment's image registry",
+    "CDN_ADDRESS": "the address of the environment's Cloud CDN load balancer, in front of the "
+                   "Gateway",
+    "IMAGE_MIRROR": "the prefix of the environment's pull-through caches of public registries",
+    "HARBOR_DATABASE_HOST": "the DNS name of the primary Harbor's PostgreSQL, the name its "
+                            "server certificate carries (GCP: Cloud SQL's, known after apply)",
+    "HARBOR_REPLICA_DATABASE_HOST": "the same for the replica Harbor's PostgreSQL",
 }
+# Harbor's database host per site, in `naming.harbor_regions` order (primary, replica).
+HARBOR_DATABASE_HOSTS = ("HARBOR_DATABASE_HOST", "HARBOR_REPLICA_DATABASE_HOST")
 
 
 def client_id_variable(component: str) -> str:

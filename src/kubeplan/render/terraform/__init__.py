@@ -3,7 +3,9 @@ on-prem equivalents.
 
 Layout of the output
 --------------------
-    terraform/bootstrap/                 the remote-state bucket (applied once, local state)
+    terraform/bootstrap/                 the remote-state bucket and the platform pipeline's
+                                         plan and apply identities (OIDC federation), applied
+                                         once by hand with local state
     terraform/<environment>/<layer>/     one root module and state per layer, applied in
                                          `naming.TERRAFORM_LAYERS` order: network, access,
                                          cluster, edge, registry, storage, then harbor

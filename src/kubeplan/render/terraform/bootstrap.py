@@ -1,13 +1,16 @@
-"""`terraform/bootstrap/`: the remote-state store every layer's backend points at.
+"""`terraform/bootstrap/`: the remote-state store every layer's backend points at, and the
+platform pipeline's cloud identities.
 
 Applied once with local state, before anything else (the runbook says how). The store is
 private, versioned (a broken state can be rolled back) and encrypted with a customer-managed key.
+The identities (`identities.tf`, built in `bootstrap_identities.py`) let the platform pipeline
+take over from there: its outputs are the values of the pipeline's CI settings.
 """
 
 from __future__ import annotations
 
 from kubeplan.model import Plan
-from kubeplan.render.terraform import aws, azure, roots
+from kubeplan.render.terraform import aws, azure, bootstrap_identities, roots
 from kubeplan.render.terraform.hcl import Block, block, ref, render_file, template, var
 from kubeplan.render.terraform.model import Output, TerraformEnv
 
@@ -31,12 +34,14 @@ def files(plan: Plan) -> dict[str, str]:
               storage_use_azuread=True, features=block("features"))
         if provider == "azure" else None,
     ]
-    outputs = [o.block() for o in _outputs(plan)]
+    identities = bootstrap_identities.identities(plan)
+    outputs = [o.block() for o in (*_outputs(plan), *identities.outputs)]
     return {
         "versions.tf": render_file([roots.versions(providers)]),
         "providers.tf": render_file([b for b in provider_blocks if b is not None]),
-        "variables.tf": render_file([variable.block()]),
+        "variables.tf": render_file([v.block() for v in (variable, *identities.variables)]),
         "state.tf": render_file(blocks),
+        "identities.tf": render_file(identities.blocks),
         "outputs.tf": render_file(outputs),
     }
 

@@ -5,9 +5,12 @@ for the same key get one (the composer merges equal blocks).
 
 from __future__ import annotations
 
+from kubeplan.render.delivery import preview_cluster
+from kubeplan.render.gitops import network
 from kubeplan.render.naming import WORKLOADS, identity
 from kubeplan.render.terraform.hcl import Block, Expr, Value, block, ref, template, var
 from kubeplan.render.terraform.model import TerraformEnv, slug
+from kubeplan.render.terraform.shared import ZONE_MODULE
 
 # Keys rotate every 90 days (CIS GCP 1.10); old versions stay to decrypt old data.
 KEY_ROTATION = "7776000s"
@@ -61,6 +64,31 @@ def grant_ref(purpose: str, region: str, agent: str) -> Expr:
 
 def key_ref(purpose: str, region: str) -> Expr:
     return ref("google_kms_crypto_key", f"{slug(purpose)}_{slug(region)}", "id")
+
+
+def service_agent_name(service: str) -> str:
+    """`sqladmin.googleapis.com` -> `sqladmin`: the agent's part of resource names."""
+    return slug(service.split(".", 1)[0])
+
+
+def service_identity(service: str) -> Block:
+    """The service agent of an API that Google creates only on request (Cloud SQL, Secret
+    Manager), generated so it can be granted a key before the first resource uses it. The
+    resource exists in google-beta only."""
+    return block("resource", "google_project_service_identity", service_agent_name(service),
+                 provider=Expr("google-beta"), project=var("project_id"), service=service)
+
+
+def service_agent_key_grant(purpose: str, region: str, service: str) -> list[Block]:
+    """Encrypt/decrypt on key `purpose` for the agent of `service` (see `service_identity`);
+    `grant_ref(purpose, region, service_agent_name(service))` is what encrypting resources
+    depend on."""
+    identity = service_identity(service)
+    agent = service_agent_name(service)
+    return [identity, block(
+        "resource", "google_kms_crypto_key_iam_member", f"{slug(purpose)}_{slug(region)}_{agent}",
+        crypto_key_id=key_ref(purpose, region), role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        member=ref("google_project_service_identity", agent, "member"))]
 
 
 # --- buckets --------------------------------------------------------------------------------
@@ -200,3 +228,44 @@ def replica(env: TerraformEnv, resource: str, name: str, region: str) -> list[Bl
                     ref("google_storage_bucket_iam_member", f"{resource}_transfer_source_bucket"),
                     ref("google_storage_bucket_iam_member", f"{resource}_transfer_sink")])
     return [*blocks, TRANSFER_AGENT, source_grant, bucket_reader, sink_grant, job]
+
+
+# --- Cloud CDN in front of the Gateway ------------------------------------------------------
+
+# Where Google's front ends connect to internet NEG backends from (INTERNET_FQDN_PORT and
+# INTERNET_IP_PORT), i.e. the source of the CDN's origin fetches: "Request source ranges" in
+# https://cloud.google.com/load-balancing/docs/https#firewall-rules, also published in the
+# `_cloud-eoips.googleusercontent.com` TXT record
+# (https://cloud.google.com/load-balancing/docs/https/setup-global-ext-https-external-backend).
+INTERNET_NEG_RANGES = ("34.96.0.0/20", "34.127.192.0/18")
+# The CDN load balancer's anycast address and the host its internet NEG fetches from.
+CDN_ADDRESS = "google_compute_global_address.cdn"
+ORIGIN_HOST = "origin"
+GATEWAY_ADDRESS = "google_compute_global_address.gateway"
+
+
+def cdn_hosts(env: TerraformEnv) -> tuple[str, ...]:
+    """Names (relative to the zone, "" the apex) whose records point at the CDN: every name the
+    Gateway's certificate map covers, i.e. the apex, its subdomains and, where the previews
+    run, their wildcard, so the names routed through the Gateway go through the CDN."""
+    hosts = ["", "*"]
+    previews = network.preview_wildcard(env.plan)
+    if previews and env.environment == preview_cluster(env.plan).environment \
+            and previews.endswith(f".{env.zone}"):
+        hosts.append(previews.removesuffix(f".{env.zone}"))
+    return tuple(hosts)
+
+
+def host_key(host: str) -> str:
+    """A Terraform resource name for a relative DNS name."""
+    return {"": "apex", "*": "wildcard"}.get(host, slug(host.replace("*", "wildcard")))
+
+
+def address_records(env: TerraformEnv, name: str, hosts: tuple[str, ...], address: Expr,
+                    ttl: int = 300) -> list[Block]:
+    """A records of `hosts` (relative names) in the environment's Cloud DNS zone."""
+    return [block("resource", "google_dns_record_set", f"{name}_{host_key(host)}",
+                  project=var("project_id"), managed_zone=ref(f"module.{ZONE_MODULE}.name"),
+                  name=f"{host}.{env.zone}." if host else f"{env.zone}.", type="A", ttl=ttl,
+                  rrdatas=[address])
+            for host in hosts]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kubeplan import catalogue
 from kubeplan.model import Plan
+from kubeplan.render import delivery
 from kubeplan.render.gitops import argocd, flux
 from kubeplan.render.naming import AFTER_GITOPS_LAYERS
 from kubeplan.render.terraform import roots
@@ -13,9 +14,70 @@ from kubeplan.render.terraform.compose import ROOT, Summary
 CLOUD = {"gcp": "Google Cloud", "aws": "AWS", "azure": "Azure"}
 BOOTSTRAP_INPUT = {
     "gcp": "-var project_id=<project that holds the state bucket>",
-    "aws": "-var aws_account_id=<account that holds the state bucket>",
+    "aws": "-var aws_account_id=<account that holds the state bucket and every environment>",
     "azure": "-var subscription_id=<subscription that holds the state account>",
 }
+# The bootstrap's map of each environment's project / subscription (its apply identity's scope).
+BOOTSTRAP_ENVIRONMENTS = {"gcp": ("environment_project_ids", "<project id>"),
+                          "azure": ("environment_subscription_ids", "<subscription id>")}
+
+
+def _bootstrap_command(plan: Plan) -> str:
+    provider = plan.metadata.provider
+    command = f"terraform -chdir={ROOT}/bootstrap apply {BOOTSTRAP_INPUT[provider]}"
+    if provider in BOOTSTRAP_ENVIRONMENTS:
+        name, value = BOOTSTRAP_ENVIRONMENTS[provider]
+        pairs = ", ".join(f'{e} = "{value}"' for e in _order(plan))
+        command += f" \\\n  -var '{name}={{ {pairs} }}'"
+    return command
+
+
+def _identity_handover(plan: Plan) -> list[str]:
+    """Which bootstrap output goes into which CI setting of the platform repository."""
+    provider = plan.metadata.provider
+    github = plan.choice("ci") == "github-actions"
+    where = ("repository variables and the variables of each GitHub environment" if github
+             else "CI/CD variables of the platform project, environment-scoped for the apply "
+             "identities")
+    lines = [
+        "The bootstrap also creates the platform pipeline's identities: a plan identity "
+        "(read-only on every environment, read on the state; plans run with `-lock=false`) "
+        "trusted for any job of the platform repository "
+        f"`{delivery.repositories(plan).platform_path}`, and one apply identity per environment, "
+        "trusted only for that environment's deployment job. From then on the pipeline applies "
+        f"the layers. Copy the outputs into the CI settings ({where}):",
+        "",
+        "```sh",
+        f"terraform -chdir={ROOT}/bootstrap output -json",
+        "```",
+        "",
+    ]
+    for setting in delivery.platform_settings(plan):
+        output = delivery.PLATFORM_IDENTITY_OUTPUTS.get(setting.name)
+        if output is None:
+            continue
+        if setting.scope == "environment":
+            scopes = ", ".join(f'`{output}["{e}"]` on `{e}`' for e in _order(plan))
+            lines.append(f"- `{setting.name}` (per environment): {scopes}")
+        else:
+            lines.append(f"- `{setting.name}` (repository): `{output}`")
+    if provider == "aws":
+        lines += ["", "Every environment lives in the state's account: the plan role is one "
+                  "repository-level role and the layers act in the account of the credentials "
+                  "they get. The apply roles are administrators of that account, fenced off the "
+                  "pipeline's identities, the state bucket and its key, and the other "
+                  "environments' state; for a hard boundary between environments, give each "
+                  "its own account (and its own pipeline roles there)."]
+    if not github and provider in ("aws", "azure"):
+        lines += ["", f"GitLab's token names the branch, not the environment, and "
+                  f"{'IAM' if provider == 'aws' else 'Entra ID'} can only match that subject: "
+                  "the apply identities trust jobs on the default branch, and the "
+                  "environments' protection (production's manual start and approval) gates "
+                  "which job runs."
+                  + (" The plan identity trusts the default branch too (Entra ID matches "
+                     "subjects exactly, without wildcards): merge-request pipelines of other "
+                     "branches cannot sign in to plan." if provider == "azure" else "")]
+    return [*lines, ""]
 
 
 def _order(plan: Plan) -> list[str]:
@@ -50,16 +112,17 @@ def render(plan: Plan, summaries: dict[str, Summary]) -> str:
         "through `terraform_remote_state`, never through copied values. Providers and modules "
         f"are pinned exactly; Terraform {version} is required.",
         "",
-        "## 1. Bootstrap the state store (once)",
+        "## 1. Bootstrap the state store and the pipeline's identities (once)",
         "",
         "```sh",
         f"terraform -chdir={ROOT}/bootstrap init",
-        f"terraform -chdir={ROOT}/bootstrap apply {BOOTSTRAP_INPUT[provider]}",
+        _bootstrap_command(plan),
         "```",
         "",
         "The bootstrap keeps its own (small) state locally in `terraform/bootstrap/`; keep that "
         "file with the operators' records, it holds no secrets.",
         "",
+        *_identity_handover(plan),
         "## 2. Apply the layers",
         "",
         "Environments in this order (production last: its zone delegates the others'), and "

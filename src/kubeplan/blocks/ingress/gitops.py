@@ -530,7 +530,7 @@ def _edge(plan: Plan, cluster: Cluster) -> list[Addon]:
         return _istio(plan, cluster)
     if choice == "cilium-gateway":
         return _cilium(plan, cluster)
-    # application-gateway-for-containers: no pinned chart or CRDs to render and prove.
+    # application-gateway-for-containers is refused by the rule (no pinned chart or CRDs).
     return []
 
 

@@ -99,8 +99,8 @@ class Ingress(Rule):
                "support."),
         Choice("application-gateway-for-containers", "Azure's managed Layer-7 load balancer "
                "driven by the ALB Controller.",
-               "Managed on Azure with no proxy pods; Azure only, and kubeplan has no pinned "
-               "chart or CRDs for it yet, so its manifests are not validated."),
+               "Managed on Azure with no proxy pods; Azure only, and kubeplan refuses it until "
+               "its chart and CRDs are in the pinned upstream data."),
         Choice("envoy-gateway", "Envoy proxies in the cluster, managed by Envoy Gateway, behind "
                "a Layer-4 load balancer.",
                "The same behaviour on every provider and rich traffic policies; you scale, "
@@ -166,6 +166,14 @@ class Ingress(Rule):
             return Conflict(f"{choice} exists on {only} only, not on {ctx.provider}",
                             ("spec", "provider"),
                             f"use ingress: {default} (the default on {ctx.provider}){others}")
+        if choice == "application-gateway-for-containers":
+            # Rendering it unvalidated, or not at all, would leave the platform without an
+            # edge; refused until its chart and CRDs are in the pinned upstream data.
+            return Conflict("kubeplan cannot build Application Gateway for Containers yet: its "
+                            "ALB Controller chart and CRDs (alb.networking.azure.io) are not in "
+                            "the pinned upstream data, so nothing of it could be rendered and "
+                            "validated", ("spec", "provider"),
+                            "use ingress: envoy-gateway (the default on azure)")
         return None
 
 

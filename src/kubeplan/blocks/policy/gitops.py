@@ -2,9 +2,9 @@
 from the baseline), and, when the posture asks for it (`verifyImages`), only images from the
 platform registry signed by the platform's CI.
 
-Kyverno enforces both as ClusterPolicies; with Gatekeeper or plain Pod Security Admission the
-signatures are Sigstore policy-controller's (ClusterImagePolicy). Gatekeeper itself has no
-pinned chart or CRDs in kubeplan's upstream data, so only its signature half is rendered.
+Kyverno enforces both as ClusterPolicies; with plain Pod Security Admission the signatures are
+Sigstore policy-controller's (ClusterImagePolicy). Gatekeeper is refused by the rule: it has no
+pinned chart, CRDs or constraint templates in kubeplan's upstream data.
 
 Pull-request previews are namespaces the GitOps tool creates at run time, which the baseline
 cannot know: the image rules match them by their preview label (policy-controller by the label

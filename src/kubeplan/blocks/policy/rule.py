@@ -50,7 +50,8 @@ class Policy(Rule):
                "images.",
                "Policies in YAML that cluster operators can read, image verification built in, "
                "policy reports; one more admission webhook to keep highly available."),
-        Choice("gatekeeper", "OPA Gatekeeper constraints written in Rego.",
+        Choice("gatekeeper", "OPA Gatekeeper constraints written in Rego (not buildable yet: "
+               "no pinned chart or constraint data).",
                "Powerful and shared with other OPA uses; Rego is a language to learn, and image "
                "signatures need a separate verifier (Sigstore policy-controller)."),
         Choice("pod-security-admission", "The built-in Pod Security Admission, restricted "
@@ -109,12 +110,19 @@ class Policy(Rule):
         return tuple(out)
 
     def conflict(self, choice: str, ctx: Context) -> Conflict | None:
+        if choice == "gatekeeper":
+            return Conflict("kubeplan cannot build OPA Gatekeeper yet: its chart, CRDs and the "
+                            "gatekeeper-library constraint templates are not in the pinned "
+                            "upstream data, so the admission policies it would enforce could "
+                            "not be rendered and validated", ("spec", "security", "posture"),
+                            "use policy: kyverno (the default for hardened and regulated "
+                            "postures) or pod-security-admission")
         posture: str = ctx.get("security.posture")
         if choice == "pod-security-admission" and posture in ENGINE_POSTURES:
             return Conflict("a regulated posture needs registry restrictions and policy "
                             "violation reports that Pod Security Admission cannot enforce",
                             ("spec", "security", "posture"),
-                            "use policy: kyverno or gatekeeper")
+                            "use policy: kyverno")
         return None
 
 

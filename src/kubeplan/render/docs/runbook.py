@@ -262,10 +262,10 @@ def verification(plan: Plan) -> list[str]:
     ]
     if any(d.parameters.get("certManager") for d in plan.decisions if d.block == "ingress"):
         checks.append(("certificates are issued", "`kubectl get certificate -A`", "READY True"))
-    if _choice(plan, "policy") in ("kyverno", "gatekeeper"):
+    if _choice(plan, "policy") == "kyverno":
         checks.append(("admission policy is enforced", "`kubectl run probe "
                        "--image=docker.io/library/busybox -n " + naming.APP_NAMESPACE + "`",
-                       "refused (unsigned, not from the platform registry)"
+                       "refused (not signed by the platform's CI)"
                        if _param(plan, "policy", "verifyImages", False)
                        else "refused by the restricted Pod Security profile"))
     checks += [

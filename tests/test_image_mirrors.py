@@ -61,9 +61,18 @@ def evaluate(template: str, data: dict[str, Any]) -> Any:
     return jmespath.search(match.group(1), data, options=OPTIONS)
 
 
+def applies(rule: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """The rule-level preconditions for a pod being created with `spec`."""
+    data = {"request": {"operation": "CREATE", "object": {"spec": spec}}}
+    checks = {"Equals": lambda a, b: a == b, "GreaterThanOrEquals": lambda a, b: a >= b}
+    return all(checks[c["operator"]](evaluate(c["key"], data), c["value"])
+               for c in rule["preconditions"]["all"])
+
+
 def rewrite(policy: dict[str, Any], field: str, image: str) -> str:
     """What Kyverno's foreach rules of `policy` make of `image` in a container of `field`."""
     (rule,) = [r for r in policy["spec"]["rules"] if r["name"] == f"mirror-{field.lower()}"]
+    assert applies(rule, {field: [{"name": "c", "image": image}]})
     result = image
     for entry in rule["mutate"]["foreach"]:
         assert entry["list"] == f"request.object.spec.{field}"
@@ -156,6 +165,9 @@ def test_cloud_rewrite_lands_in_a_cache_terraform_creates(example: str) -> None:
             assert out == f"{caches[host]}/{rest}", "path, tag and digest are kept"
         for image in UNTOUCHED:
             assert rewrite(policy, field, image) == image
+    # A pod without init containers skips that rule rather than failing on a null list.
+    (init,) = [r for r in policy["spec"]["rules"] if r["name"] == "mirror-initcontainers"]
+    assert not applies(init, {"containers": [{"name": "c", "image": "nginx"}]})
 
 
 def cache_addresses(example: str, stem: str) -> dict[str, str]:

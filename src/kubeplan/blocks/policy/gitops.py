@@ -176,8 +176,13 @@ def _mirror_rule(field: str, targets: dict[str, str], match: dict[str, Any],
     rule: dict[str, Any] = {
         "name": f"mirror-{field.lower()}",
         "match": match,
-        "preconditions": {"all": [{"key": "{{ request.operation || 'BACKGROUND' }}",
-                                   "operator": "Equals", "value": "CREATE"}]},
+        "preconditions": {"all": [
+            {"key": "{{ request.operation || 'BACKGROUND' }}", "operator": "Equals",
+             "value": "CREATE"},
+            # A pod without this list (no init containers) skips the rule instead of failing
+            # the foreach on a null list.
+            {"key": f"{{{{ request.object.spec.{field}[] || `[]` | length(@) }}}}",
+             "operator": "GreaterThanOrEquals", "value": 1}]},
         "mutate": {"foreach": foreach},
     }
     if exclude:

@@ -108,6 +108,8 @@ OPEN_KEYS: dict[tuple[str, str], str] = {
     ("jaeger", "jaeger.podSecurityContext"): "a Kubernetes PodSecurityContext",
     ("tempo", "securityContext"): "a Kubernetes PodSecurityContext",
     ("thanos", "global.containerSecurityContext"): "a Kubernetes SecurityContext",
+    ("eck-operator", "config.containerRepository"): "documented as a comment beside "
+                                                    "containerRegistry in values.yaml",
 }
 
 

@@ -24,6 +24,7 @@ from jmespath import functions
 from kubeplan.model import Plan
 from kubeplan.render import mirrors
 
+from .conftest import SHARED_UPSTREAM
 from .gitops_support import example_plan, write
 from .terraform_support import plain
 from .terraform_support import render as render_terraform
@@ -251,3 +252,55 @@ def test_baseline_posture_has_no_caches() -> None:
     assert not any("mirror-public-images" in p for p in files)
     repositories = resources("internal-tool", "registry", "google_artifact_registry_repository")
     assert repositories and not [k for k in repositories if k.startswith("cache_")]
+
+
+def _chart_registries(chart: str) -> set[str]:
+    """Registries a chart's default values name for its images (`registry`, or the host of an
+    image `repository` / `image` string)."""
+    out: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("registry", "repository", "image"):
+                value = node.get(key)
+                if isinstance(value, str) and "." in value.split("/")[0]:
+                    out.add(value.split("/")[0])
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for path in (SHARED_UPSTREAM / "charts" / chart).rglob("values.yaml"):
+        walk(yaml.safe_load(path.read_text("utf-8")))
+    return out
+
+
+# Charts whose default registry no cache fronts on every cloud, and the value that moves their
+# images to a registry that is cached (the same releases, published there by the vendor).
+MOVED = {"eck-operator": ("image", "repository"), "fluent-bit": ("image", "repository")}
+
+
+@pytest.mark.parametrize("example", ["shop", "aws-saas", "azure-startup", "media-site"])
+def test_every_addon_image_comes_through_a_cache(example: str) -> None:
+    plan, files = built(example)
+    cached = set(mirrors.targets(plan, plan.topology.clusters[0]))
+    charts: dict[str, list[str]] = {}
+    for path, data in files.items():
+        if path.startswith("gitops/clusters/") and path.endswith(".yaml"):
+            for chart in re.findall(rb"^\s+chart: ([a-z0-9-]+)\s*$", data, re.M):
+                charts.setdefault(chart.decode(), []).append(path)
+    assert "kyverno" in charts
+    for chart in sorted(charts):
+        uncached = _chart_registries(chart) - cached
+        if not uncached:
+            continue
+        assert chart in MOVED, f"{example}: {chart} pulls from {sorted(uncached)}, not cached"
+        paths = sorted(p for p in files if p.startswith("gitops/clusters/")
+                       and p.endswith(f"/{chart}/values.yaml"))
+        assert paths, chart
+        for path in paths:
+            value: Any = yaml.safe_load(files[path])
+            for key in MOVED[chart]:
+                value = value[key]
+            assert str(value).split("/")[0] in cached, path

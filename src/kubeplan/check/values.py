@@ -54,6 +54,10 @@ OPEN_ENDED: dict[str, dict[str, str]] = {
                "caBundleSecretName": "documented as a comment in values.yaml; "
                                      "templates/_helpers.tpl (harbor.caBundleVolume) mounts "
                                      "it into core, jobservice, registry, trivy and exporter"},
+    "eck-operator": {"config.containerRepository": "documented as a comment in values.yaml "
+                                                   "beside containerRegistry; the operator's "
+                                                   "ConfigMap passes it as ECK's "
+                                                   "container-repository setting"},
 }
 # Keys that hold a Kubernetes API structure the charts render verbatim (toYaml): the API
 # server validates them when the chart is rendered, so they are not checked key by key.

@@ -21,6 +21,7 @@ from typing import Any
 
 from kubeplan.blocks.logging.config_syntax import Block, Expr, alloy, fluent_bit
 from kubeplan.model import Cluster, Plan
+from kubeplan.render import mirrors
 from kubeplan.render.gitops import elastic, telemetry
 from kubeplan.render.gitops.addon import Addon
 
@@ -200,11 +201,12 @@ def _loki_addons(plan: Plan, cluster: Cluster) -> list[Addon]:
 # --- Elasticsearch, Kibana, Fluent Bit ------------------------------------------------------
 
 FLUENT_BIT_SECRET = "elasticsearch-fluent-bit"
+FLUENT_BIT_DOCKER_HUB = "docker.io/fluent/fluent-bit"
 
 
 def _fluent_bit_values(plan: Plan, cluster: Cluster) -> dict[str, Any]:
     host = f"{telemetry.ELASTICSEARCH_NAME}-es-http.{telemetry.LOGGING}.{telemetry.DOMAIN}"
-    return {
+    values: dict[str, Any] = {
         "fullnameOverride": telemetry.FLUENT_BIT_NAME,
         "kind": "DaemonSet",
         "testFramework": {"enabled": False},
@@ -236,6 +238,10 @@ def _fluent_bit_values(plan: Plan, cluster: Cluster) -> dict[str, Any]:
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
     }
+    if mirrors.enabled(plan) and not mirrors.harbor(plan):
+        # The same release on Docker Hub, which every cloud's cache fronts (not cr.fluentbit.io).
+        values["image"] = {"repository": FLUENT_BIT_DOCKER_HUB}
+    return values
 
 
 def _elasticsearch_addons(plan: Plan, cluster: Cluster) -> list[Addon]:
@@ -247,7 +253,7 @@ def _elasticsearch_addons(plan: Plan, cluster: Cluster) -> list[Addon]:
                *elastic.user_objects(plan, cluster, telemetry.LOGGING, clients),
                *elastic.ilm_objects(plan, cluster, telemetry.LOGGING, writers)]
     return [
-        elastic.eck_operator_addon(),
+        elastic.eck_operator_addon(plan),
         Addon(name="elasticsearch", namespace=telemetry.LOGGING, phase="platform",
               objects=tuple(objects), depends_on=("eck-operator",)),
         Addon(name="fluent-bit", namespace=SHIPPER_NAMESPACE, phase="platform",

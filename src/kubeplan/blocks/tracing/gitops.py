@@ -164,7 +164,7 @@ def _jaeger_addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         objects = [elastic.elasticsearch(plan, cluster, namespace, clients),
                    *elastic.user_objects(plan, cluster, namespace, clients),
                    *elastic.ilm_objects(plan, cluster, namespace, ("jaeger",))]
-        out += [elastic.eck_operator_addon(),
+        out += [elastic.eck_operator_addon(plan),
                 Addon(name="jaeger-elasticsearch", namespace=namespace, phase="platform",
                       objects=tuple(objects), depends_on=("eck-operator",))]
         depends = ("jaeger-elasticsearch",)

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubeplan.catalogue import image
 from kubeplan.model import Cluster, Plan
+from kubeplan.render import mirrors
 from kubeplan.render.gitops import telemetry
 from kubeplan.render.gitops.addon import Addon
 from kubeplan.render.serialise import to_json
@@ -25,12 +26,23 @@ ILM_POLICY = "retention"
 INDEX_PATTERNS = {"fluent-bit": "logs-*", "jaeger": "jaeger-*"}
 
 
-def eck_operator_addon() -> Addon:
+# Elastic publishes the operator, Elasticsearch and Kibana on Docker Hub too (elastic/*): where
+# the clusters pull through the platform registry's caches, which cannot front docker.elastic.co
+# everywhere (ECR caches a fixed list of registries), they come from there, through the Docker
+# Hub cache.
+DOCKER_HUB_OPERATOR = "docker.io/elastic/eck-operator"
+DOCKER_HUB_STACK = {"containerRegistry": "docker.io", "containerRepository": "elastic"}
+
+
+def eck_operator_addon(plan: Plan) -> Addon:
+    values: dict[str, Any] = {"installCRDs": True,
+                              "config": {"setDefaultSecurityContext": "true"},
+                              "telemetry": {"disabled": True}}
+    if mirrors.enabled(plan) and not mirrors.harbor(plan):
+        values["image"] = {"repository": DOCKER_HUB_OPERATOR}
+        values["config"] |= DOCKER_HUB_STACK
     return Addon(name="eck-operator", namespace=ECK_NAMESPACE, phase="core",
-                 chart="eck-operator",
-                 values={"installCRDs": True,
-                         "config": {"setDefaultSecurityContext": "true"},
-                         "telemetry": {"disabled": True}})
+                 chart="eck-operator", values=values)
 
 
 def _storage_class(plan: Plan) -> str:

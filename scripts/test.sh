@@ -48,4 +48,4 @@ python3 -m mypy
 echo "== import-linter (layers)"
 lint-imports
 echo "== pytest"
-python3 -m pytest -q -p no:cacheprovider "$@"
+python3 -m pytest -q -p no:cacheprovider -n auto "$@"

@@ -1,11 +1,13 @@
-"""Harbor's PostgreSQL: on GCP production's `registry` layer creates one private, highly
-available, CMEK-encrypted, backed-up Cloud SQL instance per Harbor site; the password exists
-only for an apply (write-only into the instance and into the entry Harbor's ExternalSecret
-reads); Harbor connects, with `verify-full`, to the name the server certificate carries and
-trusts the server's CA. Elsewhere the runbook says precisely what to provision.
+"""Harbor's PostgreSQL: on every cloud production's Terraform creates one private, highly
+available, encrypted, backed-up, deletion-protected server per Harbor site (Cloud SQL, RDS,
+Flexible Server); the password exists only for an apply (write-only into the server and into
+the entry Harbor's ExternalSecret reads); Harbor connects, with `verify-full`, to the name the
+server certificate carries (a platform output) and trusts the server's CA (Cloud SQL's and
+RDS's through the secret store; Azure's roots are public). On-prem the runbook says what to
+provision.
 
-Examples: regulated-payments (GCP, Harbor in two of three production regions), factory-onprem
-(the site's PostgreSQL), and aws-saas switched to Harbor."""
+Examples: regulated-payments (GCP, Harbor in two of three production regions), the same on AWS
+and on Azure (two regions), and factory-onprem (the site's PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -301,13 +303,7 @@ def test_runbook_says_what_is_rendered_and_what_is_not(rendered: Rendered) -> No
     onprem = render("factory-onprem").files
     notes = "".join(b.decode() for p, b in onprem.items() if p.endswith("README.md"))
     assert "the site's PostgreSQL, which the site's operators run" in notes
-    data = example_data("aws-saas")
-    data["spec"]["delivery"]["registry"] = "harbor"
-    aws = render("aws-on-harbor", plan_from(data))
-    text = aws.files["terraform/README.md"].decode()
-    assert "Amazon RDS for PostgreSQL 15" in text and "does not render it" in text
-    assert not any("google_sql_database_instance" in t or "aws_db_instance" in t
-                   for t in aws.tf().values())
+    assert "does not render" not in notes
 
 
 def test_harbor_pods_may_reach_the_endpoint_in_the_node_subnet(
@@ -335,3 +331,233 @@ def test_harbor_pods_may_reach_the_endpoint_in_the_node_subnet(
                             not block.get("except"):
                         allowed = True
         assert allowed, cluster.name
+
+
+# --- AWS and Azure ---------------------------------------------------------------------------
+
+CLOUDS = {"aws": ["eu-west-1", "eu-central-1"], "azure": ["westeurope", "northeurope"]}
+EPHEMERAL = "${ephemeral.random_password.harbor_database.result}"
+VERSION = "${var.harbor_database_password_version}"
+
+
+class Cloud:
+    """regulated-payments on another cloud: its Terraform, the database's layer parsed, and
+    its GitOps tree."""
+
+    def __init__(self, provider: str, root: Path) -> None:
+        data = example_data(EXAMPLE)
+        data["spec"]["provider"] = provider
+        data["spec"]["regions"] = CLOUDS[provider]
+        if provider == "azure":
+            # Identity-aware proxy access is not built on Azure.
+            data["spec"]["security"]["adminAccess"] = "bastion"
+        self.plan = plan_from(data)
+        self.rendered = render(f"{EXAMPLE}-{provider}", self.plan)
+        production = self.plan.topology.production
+        self.layer_name = "storage" if provider == "azure" else "registry"
+        prefix = f"terraform/{production}/{self.layer_name}/"
+        self.layer = {p.removeprefix(prefix): t for p, t in self.rendered.tf().items()
+                      if p.startswith(prefix)}
+        self.parsed = {name: check_terraform.parse(text) for name, text in self.layer.items()}
+        self.root = root
+        self.files = write(self.plan, root / "gitops-tree")
+        self.layer_root = root / "layer"
+        for name, text in self.layer.items():
+            (self.layer_root / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.layer_root / name).write_text(text)
+
+    def of(self, type_: str, kind: str = "resource") -> dict[str, Any]:
+        return blocks(self.parsed, kind, type_)
+
+    def cluster(self, region: str) -> str:
+        return next(c.name for c in self.plan.topology.clusters_in(self.plan.topology.production)
+                    if c.region == region)
+
+    def sites(self) -> list[str]:
+        return naming.harbor_regions(self.plan)
+
+
+@pytest.fixture(scope="module")
+def aws_cloud(tmp_path_factory: pytest.TempPathFactory) -> Cloud:
+    return Cloud("aws", tmp_path_factory.mktemp("harbor-db-aws"))
+
+
+@pytest.fixture(scope="module")
+def azure_cloud(tmp_path_factory: pytest.TempPathFactory) -> Cloud:
+    return Cloud("azure", tmp_path_factory.mktemp("harbor-db-azure"))
+
+
+@pytest.fixture(params=sorted(CLOUDS))
+def cloud(request: pytest.FixtureRequest) -> Cloud:
+    built: Cloud = request.getfixturevalue(f"{request.param}_cloud")
+    return built
+
+
+def test_cloud_variant_has_harbor_in_two_sites(cloud: Cloud) -> None:
+    assert cloud.plan.choice("registry") == "harbor"
+    assert cloud.sites() == CLOUDS[cloud.plan.metadata.provider]
+    # The GCP instance's layer is not where the others look.
+    assert not any("google_sql" in t for t in cloud.rendered.tf().values())
+
+
+def test_aws_one_private_multi_az_encrypted_protected_instance_per_site(
+        aws_cloud: Cloud) -> None:
+    cloud = aws_cloud
+    instances = {b["region"]: b for b in cloud.of("aws_db_instance").values()}
+    assert sorted(instances) == sorted(cloud.sites())
+    keys = cloud.of("aws_kms_key")
+    groups = cloud.of("aws_db_parameter_group")
+    subnets = cloud.of("aws_db_subnet_group")
+    rules = cloud.of("aws_vpc_security_group_ingress_rule")
+    keep = min(35, max(7, retention_days(cloud.plan.inputs["observability"]["retention"])))
+    for region, body in instances.items():
+        key = region.replace("-", "_")
+        assert body["multi_az"] is True and body["storage_encrypted"] is True
+        kms = re.fullmatch(r"\$\{aws_kms_key\.(\w+)\.arn\}", body["kms_key_id"])
+        assert kms and keys[kms[1]]["region"] == region
+        assert keys[kms[1]]["enable_key_rotation"] is True
+        assert body["publicly_accessible"] is False
+        assert body["deletion_protection"] is True and body["skip_final_snapshot"] is False
+        assert body["backup_retention_period"] == keep
+        assert body["auto_minor_version_upgrade"] is True
+        assert body["iam_database_authentication_enabled"] is True
+        assert body["engine"] == "postgres" and body["engine_version"] == "15"
+        assert body["ca_cert_identifier"] == database.AWS_CA
+        group = groups[f"harbor_{key}"]
+        assert {"name": "rds.force_ssl", "value": "1"} in group["parameter"]
+        assert body["parameter_group_name"] == f"${{aws_db_parameter_group.harbor_{key}.name}}"
+        # Private subnets in the node range, and 5432 from the site cluster's nodes only.
+        assert subnets[f"harbor_{key}"]["subnet_ids"] == \
+            f'${{data.terraform_remote_state.network.outputs.control_plane_subnets["{region}"]}}'
+        assert body["vpc_security_group_ids"] == [f"${{aws_security_group.harbor_db_{key}.id}}"]
+        own = [r for r in rules.values()
+               if r["security_group_id"] == f"${{aws_security_group.harbor_db_{key}.id}}"]
+        assert len(own) == 1
+        assert own[0]["from_port"] == own[0]["to_port"] == 5432
+        assert own[0]["referenced_security_group_id"] == (
+            "${data.terraform_remote_state.cluster.outputs.node_security_groups"
+            f'["{cloud.cluster(region)}"]}}')
+        assert "cidr_ipv4" not in own[0]
+
+
+def test_azure_one_private_zone_redundant_locked_server_per_site(azure_cloud: Cloud) -> None:
+    cloud = azure_cloud
+    servers = {b["location"]: (name, b)
+               for name, b in cloud.of("azurerm_postgresql_flexible_server").items()}
+    assert sorted(servers) == sorted(cloud.sites())
+    endpoints = cloud.of("azurerm_private_endpoint")
+    settings = cloud.of("azurerm_postgresql_flexible_server_configuration")
+    locks = cloud.of("azurerm_management_lock")
+    for region, (name, body) in servers.items():
+        server = f"${{azurerm_postgresql_flexible_server.{name}.id}}"
+        assert one(body, "high_availability")["mode"] == "ZoneRedundant"
+        assert body["public_network_access_enabled"] is False
+        assert body["geo_redundant_backup_enabled"] is True
+        assert body["version"] == "15"
+        endpoint = [e for e in endpoints.values()
+                    if one(e, "private_service_connection")[
+                        "private_connection_resource_id"] == server]
+        assert len(endpoint) == 1
+        assert one(endpoint[0], "private_service_connection")["subresource_names"] == \
+            ["postgresqlServer"]
+        assert endpoint[0]["subnet_id"] == \
+            f'${{data.terraform_remote_state.network.outputs.node_subnet_ids["{region}"]}}'
+        assert {(s["name"], s["value"]) for s in settings.values()
+                if s["server_id"] == server} >= {("require_secure_transport", "on")}
+        assert [lock["lock_level"] for lock in locks.values() if lock["scope"] == server] == \
+            ["CanNotDelete"]
+
+
+def test_cloud_password_is_write_only_and_is_what_harbor_reads(cloud: Cloud) -> None:
+    provider = cloud.plan.metadata.provider
+    text = "".join(cloud.layer.values())
+    assert 'resource "random_password"' not in text
+    assert not re.search(r"^\s*(password|administrator_password|secret_string)\s*=",
+                         text, re.MULTILINE)
+    assert "password" not in cloud.layer["outputs.tf"].lower()
+    if provider == "aws":
+        servers = cloud.of("aws_db_instance").values()
+        assert all(s["password_wo"] == EPHEMERAL and s["password_wo_version"] == VERSION
+                   for s in servers)
+        secrets = cloud.of("aws_secretsmanager_secret")
+        versions = cloud.of("aws_secretsmanager_secret_version")
+        written = {}
+        for region in cloud.sites():
+            key = region.replace("-", "_")
+            secret = secrets[f"harbor_database_password_{key}"]
+            assert secret["region"] == region and secret["kms_key_id"]
+            version = versions[f"harbor_database_password_{key}"]
+            assert version["secret_string_wo"] == EPHEMERAL
+            assert version["secret_string_wo_version"] == VERSION
+            written[region] = secret["name"]
+    else:
+        servers = cloud.of("azurerm_postgresql_flexible_server").values()
+        assert all(s["administrator_password_wo"] == EPHEMERAL and
+                   s["administrator_password_wo_version"] == VERSION for s in servers)
+        entry = cloud.of("azurerm_key_vault_secret")["harbor_database_password"]
+        assert entry["value_wo"] == EPHEMERAL and entry["value_wo_version"] == VERSION
+        assert "value" not in entry
+        # The vault Harbor's store reads (AZURE_KEY_VAULT_URL), created in this same layer.
+        assert entry["key_vault_id"] == "${azurerm_key_vault.secrets.id}"
+        assert "secrets" in cloud.of("azurerm_key_vault")
+        written = dict.fromkeys(cloud.sites(), entry["name"])
+    for region in cloud.sites():
+        read = remote_keys(external_secret(cloud.files, cloud.cluster(region),
+                                           harbor_gitops.DATABASE_SECRET))["password"]
+        assert read == written[region]
+
+
+def test_cloud_harbor_connects_to_the_server_name_from_the_platform_outputs(
+        cloud: Cloud) -> None:
+    provider = cloud.plan.metadata.provider
+    # The last layer before the sync merges earlier layers' outputs: read the text.
+    platform = cloud.layer["outputs.tf"].split('output "platform_outputs"')[1]
+    for site, region in enumerate(cloud.sites()):
+        key = region.replace("-", "_")
+        variable = outputs.HARBOR_DATABASE_HOSTS[site]
+        host = (f"aws_db_instance.harbor_{key}.address" if provider == "aws" else
+                f"azurerm_postgresql_flexible_server.harbor_{key}.fqdn")
+        assert re.search(rf"^\s*{variable}\s*=\s*{re.escape(host)}$", platform, re.MULTILINE)
+        values = values_of(cloud.files, cloud.cluster(region))
+        external = values["database"]["external"]
+        assert external["host"] == outputs.var(variable)
+        assert external["sslmode"] == "verify-full"
+        assert external["username"] == database.USER
+        assert external["coreDatabase"] == database.DATABASE
+
+
+def test_cloud_server_ca_reaches_harbor_where_it_is_not_public(cloud: Cloud) -> None:
+    """RDS's CA is AWS's own: an entry per site, filled from AWS's published bundle (the
+    runbook says how), synced into caBundleSecretName. Azure's chain to public roots."""
+    provider = cloud.plan.metadata.provider
+    ca_file = (f"gitops/clusters/{cloud.cluster(cloud.sites()[0])}/{harbor_gitops.RELEASE}"
+               f"-credentials/manifests/{harbor_gitops.NAMESPACE}/externalsecret-"
+               f"{harbor_gitops.DATABASE_CA_SECRET}.yaml")
+    if provider == "azure":
+        for region in cloud.sites():
+            assert "caBundleSecretName" not in values_of(cloud.files, cloud.cluster(region))
+        assert ca_file not in cloud.files
+        return
+    secrets = cloud.of("aws_secretsmanager_secret")
+    runbook = cloud.rendered.files["terraform/README.md"].decode()
+    for region in cloud.sites():
+        key = region.replace("-", "_")
+        values = values_of(cloud.files, cloud.cluster(region))
+        assert values["caBundleSecretName"] == harbor_gitops.DATABASE_CA_SECRET
+        read = remote_keys(external_secret(cloud.files, cloud.cluster(region),
+                                           harbor_gitops.DATABASE_CA_SECRET))
+        entry = secrets[f"harbor_database_ca_{key}"]
+        assert read == {"ca.crt": entry["name"]} and entry["region"] == region
+        assert f"https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem" in \
+            runbook
+        assert f"--region {region} --secret-id {entry['name']}" in runbook
+
+
+def test_cloud_layer_passes_checkov(cloud: Cloud) -> None:
+    findings = check_terraform.checkov(cloud.layer_root, cloud.layer_root)
+    assert not findings, "\n".join(f.render() for f in findings)
+
+
+def test_cloud_gitops_tree_passes_its_validators(cloud: Cloud) -> None:
+    findings = check(cloud.root / "gitops-tree")
+    assert not findings, "\n".join(f.render() for f in findings)

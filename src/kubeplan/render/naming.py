@@ -223,9 +223,9 @@ def harbor_host(plan: Plan, region: str) -> str:
 
 
 def harbor_database_host(plan: Plan, region: str) -> str:
-    """Harbor's external PostgreSQL where the operator provisions it (AWS, Azure, the site's
-    PostgreSQL on-prem). On GCP the registry layer creates it and Harbor connects to Cloud
-    SQL's own DNS name instead, the one its server certificate carries (a platform output)."""
+    """Harbor's external PostgreSQL where the operator provisions it: the site's PostgreSQL
+    on-prem. On a cloud Terraform creates it (Cloud SQL, RDS, Azure Flexible Server) and Harbor
+    connects to the name its server certificate carries, handed over as a platform output."""
     return f"harbor-db-{region}.{plan.metadata.domain}"
 
 

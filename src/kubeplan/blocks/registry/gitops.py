@@ -165,7 +165,7 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
             "existingSecret": DATABASE_SECRET, "sslmode": "verify-full"}},
         "metrics": {"enabled": True},
     }
-    if plan.metadata.provider == "gcp":
+    if _private_ca(plan):
         values["caBundleSecretName"] = DATABASE_CA_SECRET
     secrets = [
         telemetry.external_secret(ADMIN_SECRET, NAMESPACE, {
@@ -189,9 +189,10 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
         telemetry.external_secret(DATABASE_SECRET, NAMESPACE, {
             "password": key(plan, cluster, "harbor-database-password")}),
     ]
-    if plan.metadata.provider == "gcp":
-        # Written by the registry Terraform layer (terraform_harbor_database.py): public
-        # certificates, synced like the credentials so no certificate sits in Git.
+    if _private_ca(plan):
+        # Public certificates in the secret store (terraform_harbor_database.py: written by
+        # the registry layer on GCP, by the operator from AWS's published bundle on AWS),
+        # synced like the credentials so no certificate sits in Git.
         secrets.append(telemetry.external_secret(DATABASE_CA_SECRET, NAMESPACE, {
             "ca.crt": key(plan, cluster, f"harbor-database-ca-{cluster.region}")}))
     # The credentials exist before Harbor starts (its pods mount them): their own unit.
@@ -203,12 +204,19 @@ def addons(plan: Plan, cluster: Cluster) -> list[Addon]:
                   depends_on=(credentials.name,))]
 
 
+def _private_ca(plan: Plan) -> bool:
+    """Whether the database server's certificate chains to a CA Harbor's images do not trust:
+    Cloud SQL's and RDS's do; Azure's chains to public roots (DigiCert, Microsoft), and the
+    site's PostgreSQL on-prem is asked for a publicly trusted certificate."""
+    return plan.metadata.provider in ("gcp", "aws")
+
+
 def _database_host(plan: Plan, cluster: Cluster) -> str:
     """The name Harbor connects to, which the server certificate must carry (`verify-full`).
-    GCP: Cloud SQL's DNS name of the site's instance, known after the registry layer's apply
-    (a platform output; its certificate is issued by Google's CA for that name only).
-    Elsewhere the name the operator provisions (`naming.harbor_database_host`)."""
-    if plan.metadata.provider == "gcp":
+    On the clouds the registry layer's server's own name (Cloud SQL's DNS name, the RDS
+    endpoint, the Flexible Server's FQDN), known after its apply: a platform output. On-prem
+    the name the site's operators provision (`naming.harbor_database_host`)."""
+    if plan.metadata.provider != "onprem":
         site = naming.harbor_regions(plan).index(cluster.region)
         return outputs.var(outputs.HARBOR_DATABASE_HOSTS[site])
     return naming.harbor_database_host(plan, cluster.region)

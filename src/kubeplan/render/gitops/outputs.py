@@ -33,7 +33,8 @@ PLATFORM: dict[str, str] = {
                    "Gateway",
     "IMAGE_MIRROR": "the prefix of the environment's pull-through caches of public registries",
     "HARBOR_DATABASE_HOST": "the DNS name of the primary Harbor's PostgreSQL, the name its "
-                            "server certificate carries (GCP: Cloud SQL's, known after apply)",
+                            "server certificate carries (Cloud SQL, RDS or Flexible Server; known "
+                            "after apply)",
     "HARBOR_REPLICA_DATABASE_HOST": "the same for the replica Harbor's PostgreSQL",
 }
 # Harbor's database host per site, in `naming.harbor_regions` order (primary, replica).

@@ -50,6 +50,23 @@ def key_arn(name: str) -> Expr:
     return ref("aws_kms_key", name, "arn")
 
 
+def role_arn(role_name: str) -> Expr:
+    """The ARN of a role of the account by name (one another layer creates)."""
+    return template("arn:aws:iam::", var("aws_account_id"), f":role/{role_name}")
+
+
+def secrets_key_use(reader: Value, region: str) -> dict[str, Value]:
+    """A key policy statement: the role `reader` (an ARN) of this account may decrypt what
+    Secrets Manager encrypted with the key in `region`, through Secrets Manager only. The role
+    is matched by condition rather than named as principal: KMS refuses a policy naming a role
+    that does not exist yet, and a later layer may create it."""
+    return {"Sid": "ReadSecrets", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*",
+            "Condition": {"StringEquals": {
+                "aws:PrincipalArn": reader, "kms:CallerAccount": var("aws_account_id"),
+                "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}}
+
+
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 
 
@@ -290,4 +307,4 @@ def state_bucket(plan: Plan, noncurrent_days: int) -> list[Block]:
 
 
 __all__ = ["component_bucket", "identity_arn", "key_arn", "kms_key", "pod_identity_role",
-           "state_bucket", "workload_identity"]
+           "role_arn", "secrets_key_use", "state_bucket", "workload_identity"]

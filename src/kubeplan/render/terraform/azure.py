@@ -100,6 +100,14 @@ def role(name: str, scope: Value, role_name: str, principal: Value) -> Block:
                  principal_type="ServicePrincipal")
 
 
+def delete_lock(name: str, scope: Value, what: str) -> Block:
+    """A CanNotDelete lock: Azure refuses to delete the resource (or anything in it) until
+    an owner removes the lock, whatever Terraform or the portal asks."""
+    return block("resource", "azurerm_management_lock", name, name="do-not-delete",
+                 scope=scope, lock_level="CanNotDelete", notes=f"{what}: remove this lock "
+                 "first, deliberately, to delete it")
+
+
 # --- workload identity ------------------------------------------------------------------------
 
 
@@ -300,4 +308,5 @@ def state_store(plan: Plan, noncurrent_days: int) -> list[Block]:
     ]
 
 
-__all__ = ["component_container", "key_vault", "state_store", "workload_identity"]
+__all__ = ["component_container", "delete_lock", "key_vault", "state_store",
+           "workload_identity"]

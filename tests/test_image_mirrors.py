@@ -21,12 +21,14 @@ import pytest
 import yaml
 from jmespath import functions
 
+from kubeplan.blocks.registry.rule import CACHED_REGISTRIES
+from kubeplan.check.terraform import parse
 from kubeplan.model import Plan
 from kubeplan.render import mirrors
 
 from .conftest import SHARED_UPSTREAM
 from .gitops_support import example_plan, write
-from .terraform_support import plain
+from .terraform_support import Rendered, plain
 from .terraform_support import render as render_terraform
 
 
@@ -121,13 +123,22 @@ def policies(files: dict[str, bytes], cluster: str, name: str) -> list[dict[str,
     return out
 
 
-def resources(example: str, layer: str, kind: str) -> dict[str, dict[str, Any]]:
-    rendered = render_terraform(example)
+@cache
+def terraform(example: str) -> Rendered:
+    return render_terraform(example)
+
+
+@cache
+def layer_files(example: str, layer: str) -> tuple[dict[str, Any], ...]:
+    """The production layer's .tf files, parsed once (python-hcl2 is slow)."""
     env = example_plan(example).topology.production
+    return tuple(parse(text) for path, text in sorted(terraform(example).tf().items())
+                 if path.startswith(f"terraform/{env}/{layer}/"))
+
+
+def resources(example: str, layer: str, kind: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for path, parsed in rendered.parsed().items():
-        if not path.startswith(f"terraform/{env}/{layer}/"):
-            continue
+    for parsed in layer_files(example, layer):
         for item in parsed.get("resource", []):
             for name, body in item.get(f'"{kind}"', item.get(kind, {})).items():
                 out[plain(name)] = body
@@ -135,9 +146,8 @@ def resources(example: str, layer: str, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def mirror_output(example: str) -> str:
-    rendered = render_terraform(example)
     env = example_plan(example).topology.production
-    text = rendered.tf()[f"terraform/{env}/registry/outputs.tf"]
+    text = terraform(example).tf()[f"terraform/{env}/registry/outputs.tf"]
     match = re.search(r'IMAGE_MIRROR\s*=\s*"([^"]+)"', text)
     assert match, "the registry layer publishes no IMAGE_MIRROR"
     return match.group(1)
@@ -183,9 +193,8 @@ def cache_addresses(example: str, stem: str) -> dict[str, str]:
                 upstream = plain(body["remote_repository_config"][0]["description"])
                 out[upstream] = f"{host}/{plain(body['repository_id'])}"
         return out
-    rendered = render_terraform(example)
     env = example_plan(example).topology.production
-    text = rendered.tf()[f"terraform/{env}/registry/registry.tf"]
+    text = terraform(example).tf()[f"terraform/{env}/registry/registry.tf"]
     if provider == "aws":
         registry = stem.split("/", 1)[0]
         rules = re.findall(r'ecr_repository_prefix\s*=\s*"([^"]+)"\s*\n\s*upstream_registry_url'
@@ -304,3 +313,11 @@ def test_every_addon_image_comes_through_a_cache(example: str) -> None:
             for key in MOVED[chart]:
                 value = value[key]
             assert str(value).split("/")[0] in cached, path
+
+
+def test_decisions_name_the_registries_that_are_cached() -> None:
+    assert CACHED_REGISTRIES == mirrors.SUMMARY
+    hosts = {"Docker Hub": "docker.io", "GitHub": "ghcr.io", "Quay": "quay.io",
+             "registry.k8s.io": "registry.k8s.io", "ECR Public": "public.ecr.aws"}
+    named = re.split(r", | and ", mirrors.SUMMARY)
+    assert sorted(hosts[n] for n in named) == sorted(u.host for u in mirrors.UPSTREAMS)

@@ -65,6 +65,10 @@ UPSTREAMS: tuple[Upstream, ...] = (
              False, "docker-registry", "https://public.ecr.aws", ("ecr-public.aws.com",)),
 )
 
+# How decisions and policies name the cached registries (blocks/registry/rule.py says the same;
+# a test keeps the two in step).
+SUMMARY = "Docker Hub, GitHub, Quay, registry.k8s.io and ECR Public"
+
 
 def enabled(plan: Plan) -> bool:
     return bool(plan.decision("registry").parameters.get("pullThrough"))
@@ -111,5 +115,5 @@ def targets(plan: Plan, cluster: Cluster) -> dict[str, str]:
     return {host: caches[u.name] for u in UPSTREAMS for host in (u.host, *u.aliases)}
 
 
-__all__ = ["ACR_PREFIX", "OUTPUT", "UPSTREAMS", "Upstream", "ecr_prefix", "enabled",
+__all__ = ["ACR_PREFIX", "OUTPUT", "SUMMARY", "UPSTREAMS", "Upstream", "ecr_prefix", "enabled",
            "gcp_repository", "harbor", "separator", "targets"]

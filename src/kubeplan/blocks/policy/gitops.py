@@ -77,6 +77,16 @@ def _application_pods(plan: Plan) -> dict[str, Any]:
         "matchLabels": labels}}} for labels in selectors]}
 
 
+def _only_from(registry: str, message: str) -> dict[str, Any]:
+    """A validate rule: every container image of the pod matches the `registry` pattern."""
+    return {"message": message,
+            "foreach": [{"list": "request.object.spec.[ephemeralContainers, initContainers, "
+                                 "containers][]",
+                         "deny": {"conditions": {"any": [{
+                             "key": "{{ element.image }}", "operator": "AnyNotIn",
+                             "value": [registry]}]}}}]}
+
+
 def _preview_network_policies(plan: Plan, cluster: Cluster) -> dict[str, Any]:
     """One generate rule per NetworkPolicy of the application namespace, into each preview
     namespace when it is created (and those that exist when the policy arrives). Synchronised:
@@ -132,14 +142,8 @@ def _kyverno_policies(plan: Plan, exempt: list[str]) -> list[dict[str, Any]]:
                 annotations={"policies.kyverno.io/title": "Images from the platform registry"},
                 spec={"validationFailureAction": "Enforce", "background": True, "rules": [{
                     "name": "platform-registry", "match": _application_pods(plan),
-                    "validate": {
-                        "message": f"application images must come from {registry}",
-                        "foreach": [{"list": "request.object.spec.[ephemeralContainers, "
-                                             "initContainers, containers][]",
-                                     "deny": {"conditions": {"any": [{
-                                         "key": "{{ element.image }}",
-                                         "operator": "AnyNotIn",
-                                         "value": [registry]}]}}}]}}]}),
+                    "validate": _only_from(
+                        registry, f"application images must come from {registry}")}]}),
             obj("kyverno.io/v1", "ClusterPolicy", "verify-image-signatures", labels=MANAGED_BY,
                 annotations={"policies.kyverno.io/title": "Signed by the platform's CI"},
                 spec={"validationFailureAction": "Enforce", "background": False,
@@ -209,9 +213,8 @@ def _mirror_policies(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
                         **NO_AUTOGEN,
                         "policies.kyverno.io/title": "Public images through the caches",
                         "policies.kyverno.io/description":
-                            f"Pods in {where} pull Docker Hub, GitHub, Quay, registry.k8s.io "
-                            "and ECR Public images through the platform registry's "
-                            "pull-through caches."},
+                            f"Pods in {where} pull {mirrors.SUMMARY} images through the "
+                            "platform registry's pull-through caches."},
                     spec={"background": False, "rules": [
                         _mirror_rule(field, targets, match, exclude)
                         for field in ("containers", "initContainers")]})]
@@ -223,14 +226,8 @@ def _mirror_policies(plan: Plan, cluster: Cluster) -> list[dict[str, Any]]:
                          "policies.kyverno.io/title": "Images outside the platform registry"},
             spec={"validationFailureAction": "Audit", "background": True, "rules": [{
                 "name": "platform-registry", "match": match, "exclude": exclude,
-                "validate": {
-                    "message": f"images should come from {registry} or its caches",
-                    "foreach": [{"list": "request.object.spec.[ephemeralContainers, "
-                                         "initContainers, containers][]",
-                                 "deny": {"conditions": {"any": [{
-                                     "key": "{{ element.image }}",
-                                     "operator": "AnyNotIn",
-                                     "value": [registry]}]}}}]}}]}))
+                "validate": _only_from(
+                    registry, f"images should come from {registry} or its caches")}]}))
     return policies
 
 

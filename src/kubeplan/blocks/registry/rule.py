@@ -43,6 +43,9 @@ HARBOR = (
 # Postures under which the clusters pull public images only through the platform registry's
 # pull-through caches (render/mirrors.py): the same postures that admit only signed images.
 PULL_THROUGH_POSTURES = ("hardened", "regulated")
+# The registries cached (render/mirrors.py UPSTREAMS; tests/test_image_mirrors.py keeps them in
+# step: decisions do not import renderers).
+CACHED_REGISTRIES = "Docker Hub, GitHub, Quay, registry.k8s.io and ECR Public"
 NO_PROVIDER_REGISTRY = "on-prem has no provider container registry"
 NO_PROVIDER_HINT = "use registry: harbor on-prem (spec.delivery.registry: harbor or auto)"
 
@@ -110,15 +113,13 @@ class Registry(Rule):
         if choice == "harbor":
             out = [*HARBOR, f"{OBJECT_STORE[provider]} as Harbor's image storage"]
             if self.parameters(choice, ctx)["pullThrough"]:
-                out.append("Harbor proxy-cache projects for Docker Hub, GitHub, Quay, "
-                           "registry.k8s.io and ECR Public")
+                out.append(f"Harbor proxy-cache projects for {CACHED_REGISTRIES}")
             if second:
                 out.append(f"Harbor replication rule to a second Harbor in {second}")
             return tuple(out)
         out = [PROVIDER_REGISTRY[provider]]
         if self.parameters(choice, ctx)["pullThrough"]:
-            out.append(f"{PULL_THROUGH[provider]} for Docker Hub, GitHub, Quay, registry.k8s.io "
-                       "and ECR Public")
+            out.append(f"{PULL_THROUGH[provider]} for {CACHED_REGISTRIES}")
         if second and provider == "gcp":
             # Artifact Registry has no cross-region replication of one repository.
             out.append(f"a second Artifact Registry repository in {second} (CI pushes to both)")
